@@ -1,0 +1,184 @@
+import CBPF
+import Foundation
+import Glibc
+
+/// The real tracer: the BPF programs loaded and attached, the connection map polled every tick, the ring
+/// buffer drained, and the pure ConnectionTable fed with what they say. Owns every kernel resource.
+final class KernelTracer: KernelTracing {
+    let backendName: String
+    private let config: TracerConfig
+    private let bpf: BPFObject
+    private let map: ConnectionMap
+    private let ring: EventRing
+    private let counters: CounterArray
+    private let procFS: ProcFS
+    private var table: ConnectionTable
+    private var stats = TracerStats()
+    private var netnsNames: [UInt32: String] = [:]
+    private var netnsNamesRefreshed: UInt64 = 0
+    private let releaseHook: Bool
+    private var closed = false
+
+    init(config: TracerConfig, backend: Backend) throws(NetTopError) {
+        self.config = config
+        backendName = backend.name
+        procFS = ProcFS(root: config.procRoot)
+        try Mounts.ensureTracefs()
+        let cgroupPath = Mounts.cgroup2Path()
+        releaseHook = cgroupPath != nil
+
+        guard let bytes = Data(base64Encoded: BPFObjects.nettop) else {
+            throw NetTopError(.software, "the embedded BPF object is damaged; rebuild nettop with `make nettop`.")
+        }
+        let releaseHook = self.releaseHook
+        bpf = try BPFObject(bytes: [UInt8](bytes), name: "nettop", btfPath: nil, debug: config.bpfDebug) { object throws(NetTopError) in
+            try KernelTracer.configure(object, config: config, backend: backend, releaseHook: releaseHook)
+        }
+        map = ConnectionMap(fd: try bpf.mapFD("conns"), capacity: config.maxConnections)
+        counters = CounterArray(fd: try bpf.mapFD("counters"), cpus: Int(libbpf_num_possible_cpus()))
+        ring = try EventRing(fd: try bpf.mapFD("events"))
+        try bpf.attachAll(cgroupPath: cgroupPath)
+
+        var tableConfig = TableConfig()
+        tableConfig.tcpTimeout = UInt64(config.tcpTimeoutSeconds * 1e9)
+        tableConfig.udpTimeout = UInt64(config.udpTimeoutSeconds * 1e9)
+        tableConfig.maxConnections = config.maxConnections
+        table = ConnectionTable(config: tableConfig)
+
+        // Attached first, then /proc: a connection opened in between is seen by both, and the kernel's
+        // row replaces the seed.
+        let now = monotonicNow()
+        let scan = procFS.scan(now: now, options: .init(collectTCP: config.collectTCP, collectUDP: config.collectUDP,
+                                                         collectIPv6: config.collectIPv6))
+        table.ports = PortMapping(scan.listening)
+        table.seed(scan.seeds, now: now)
+        netnsNames = procFS.netnsNames()
+        netnsNamesRefreshed = now
+        stats.maxConnections = config.maxConnections
+    }
+
+    deinit { close() }
+
+    func close() {
+        guard !closed else { return }
+        closed = true
+        ring.close()
+        bpf.close()
+    }
+
+    /// Settings into .rodata, map sizes, and which programs load.
+    private static func configure(_ object: OpaquePointer, config: TracerConfig, backend: Backend,
+                                  releaseHook: Bool) throws(NetTopError) {
+        var size = 0
+        guard let raw = nt_rodata_var(object, "settings", &size), size == MemoryLayout<nt_settings>.size else {
+            throw NetTopError(.software, "the embedded BPF object has no settings block; rebuild nettop.")
+        }
+        let settings = raw.assumingMemoryBound(to: nt_settings.self)
+        settings.pointee.collect_tcp = config.collectTCP ? 1 : 0
+        settings.pointee.collect_udp = config.collectUDP ? 1 : 0
+        settings.pointee.collect_ipv6 = config.collectIPv6 ? 1 : 0
+        settings.pointee.release_hook = releaseHook ? 1 : 0
+
+        guard let conns = bpf_object__find_map_by_name(object, "conns") else {
+            throw NetTopError(.software, "the embedded BPF object has no connection map; rebuild nettop.")
+        }
+        let ret = bpf_map__set_max_entries(conns, UInt32(config.maxConnections))
+        if ret != 0 {
+            throw NetTopError(.usage, "--max-connections \(config.maxConnections) cannot be used: \(errnoText(-ret)).")
+        }
+        var prog = bpf_object__next_program(object, nil)
+        while let p = prog {
+            let section = String(cString: bpf_program__section_name(p))
+            let wanted = backend.loads(section: section) && (releaseHook || !section.hasPrefix("cgroup/"))
+            bpf_program__set_autoload(p, wanted)
+            prog = bpf_object__next_program(object, p)
+        }
+    }
+
+    func tick(client: String) throws(NetTopError) -> Snapshot {
+        let started = monotonicNow()
+        let events = ring.drain()
+        let entries = try map.dump()
+        let now = monotonicNow()
+
+        var closedRows: [ConnectionSample] = []
+        var releasedUDP = Set<UInt64>()
+        for event in events {
+            switch UInt32(event.kind) {
+            case NT_EV_CLOSE.rawValue:
+                if let row = KernelRecord.sample(key: event.key, info: event.info) { closedRows.append(row) }
+                stats.closedReceived += 1
+            case NT_EV_LISTEN.rawValue, NT_EV_UNLISTEN.rawValue:
+                let port = event.info.sport
+                if event.kind == NT_EV_LISTEN.rawValue {
+                    table.ports.add(type: .tcp, netns: event.info.netns, port: port)
+                } else {
+                    table.ports.remove(type: .tcp, netns: event.info.netns, port: port)
+                }
+            case NT_EV_SOCK_RELEASE.rawValue:
+                releasedUDP.insert(event.key.cookie)
+            default:
+                break
+            }
+        }
+
+        var live: [ConnectionSample] = []
+        live.reserveCapacity(entries.count)
+        var rawKeys: [KernelKey: nt_conn_key] = [:]
+        rawKeys.reserveCapacity(entries.count)
+        var reaped: [nt_conn_key] = []
+        for entry in entries {
+            guard let row = KernelRecord.sample(key: entry.key, info: entry.info), let key = row.kernelKey else { continue }
+            if entry.info.closed != 0 || releasedUDP.contains(entry.key.cookie) {
+                // Closed while the ring buffer was full, or a UDP socket the application released.
+                closedRows.append(row)
+                reaped.append(entry.key)
+            } else {
+                live.append(row)
+                rawKeys[key] = entry.key
+            }
+        }
+        map.delete(reaped)
+
+        let expired = table.update(live: live, closed: closedRows, now: now)
+        map.delete(expired.compactMap { rawKeys[$0] })
+
+        if now &- netnsNamesRefreshed > 5_000_000_000 {
+            netnsNames = procFS.netnsNames()
+            netnsNamesRefreshed = now
+        }
+        let rows = table.connections(client: client, now: now, wallClockOffsetNs: wallClockOffsetNs())
+        refreshStats()
+        stats.pollMs = Double(monotonicNow() &- started) / 1e6
+        return Snapshot(timestamp: unixNow(), backend: backendName, connections: rows, stats: stats,
+                        netnsNames: netnsNames)
+    }
+
+    private func refreshStats() {
+        let kernel = counters.read()
+        let model = table.counters
+        stats.tracked = model.trackedCount
+        stats.closedLost = kernel[Int(NT_CNT_EVENTS_LOST.rawValue)]
+        stats.mapFullDrops = kernel[Int(NT_CNT_MAP_FULL.rawValue)] + model.mapFullDrops
+        stats.syscallContextFull = kernel[Int(NT_CNT_CTX_FULL.rawValue)]
+        stats.udpPeerUnknown = kernel[Int(NT_CNT_UDP_NO_PEER.rawValue)]
+        stats.closedBufferDrops = model.closedBufferDrops
+        stats.expiredTCP = model.expiredTCP
+        stats.expiredUDP = model.expiredUDP
+    }
+
+    func debugJSON(_ topic: DebugTopic) throws(NetTopError) -> String {
+        switch topic {
+        case .stats:
+            _ = try tick(client: "debug")
+            return DebugDump.stats(stats, backend: backendName)
+        case .maps:
+            return DebugDump.maps(bpf: bpf, counters: counters.read())
+        case .state:
+            let snapshot = try tick(client: "debug")
+            return DebugDump.state(snapshot, ports: table.ports.count)
+        case .offsets:
+            return DebugDump.offsets()
+        }
+    }
+}

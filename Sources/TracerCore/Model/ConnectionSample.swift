@@ -1,0 +1,34 @@
+/// One observation of a socket end, as the kernel layer reports it each tick: cumulative counters since
+/// tracking of that socket end began (not since the last tick). Pure value: no kernel types.
+public struct ConnectionSample: Sendable, Hashable {
+    public var tuple: ConnectionTuple
+    /// Where the kernel keeps it; `nil` for a row read from /proc at start (no counters yet).
+    public var kernelKey: KernelKey?
+    public var pid: UInt32
+    public var comm: String
+    public var sentBytes: UInt64
+    public var recvBytes: UInt64
+    public var retransmits: UInt32
+    /// Monotonic nanoseconds (CLOCK_MONOTONIC, the bpf_ktime_get_ns clock) of the first and last activity.
+    public var firstSeen: UInt64
+    public var lastActivity: UInt64
+    public var origin: Origin
+    /// TCP state number as the kernel numbers it (1 = ESTABLISHED ... 10 = LISTEN); 0 for UDP or unknown.
+    public var tcpState: UInt8
+
+    public init(tuple: ConnectionTuple, kernelKey: KernelKey?, pid: UInt32, comm: String,
+                sentBytes: UInt64, recvBytes: UInt64, retransmits: UInt32,
+                firstSeen: UInt64, lastActivity: UInt64, origin: Origin, tcpState: UInt8) {
+        self.tuple = tuple
+        self.kernelKey = kernelKey
+        self.pid = pid
+        self.comm = comm
+        self.sentBytes = sentBytes
+        self.recvBytes = recvBytes
+        self.retransmits = retransmits
+        self.firstSeen = firstSeen
+        self.lastActivity = lastActivity
+        self.origin = origin
+        self.tcpState = tcpState
+    }
+}

@@ -1,0 +1,62 @@
+/// One row as a client sees it: the seed's ConnectionStats, with per-client `last*` deltas.
+public struct ConnectionStats: Sendable, Hashable {
+    public var tuple: ConnectionTuple
+    public var direction: Direction
+    public var pid: UInt32
+    public var comm: String
+    public var monotonicSentBytes: UInt64
+    public var lastSentBytes: UInt64
+    public var monotonicRecvBytes: UInt64
+    public var lastRecvBytes: UInt64
+    public var monotonicRetransmits: UInt32
+    public var lastRetransmits: UInt32
+    /// Unix seconds of the last activity (wall clock, converted by the caller's clock offset).
+    public var lastUpdateEpoch: UInt64
+    /// Monotonic nanoseconds of the first and last activity, for ages and rates.
+    public var firstSeen: UInt64
+    public var lastActivity: UInt64
+    /// True for a connection that closed since this client's previous poll.
+    public var closed: Bool
+    public var tcpState: UInt8
+    /// The NAT translation, when conntrack knows one.
+    public var conntrack: IPTranslation?
+
+    public init(tuple: ConnectionTuple, direction: Direction, pid: UInt32, comm: String,
+                monotonicSentBytes: UInt64, lastSentBytes: UInt64,
+                monotonicRecvBytes: UInt64, lastRecvBytes: UInt64,
+                monotonicRetransmits: UInt32, lastRetransmits: UInt32,
+                lastUpdateEpoch: UInt64, firstSeen: UInt64, lastActivity: UInt64,
+                closed: Bool, tcpState: UInt8, conntrack: IPTranslation? = nil) {
+        self.tuple = tuple
+        self.direction = direction
+        self.pid = pid
+        self.comm = comm
+        self.monotonicSentBytes = monotonicSentBytes
+        self.lastSentBytes = lastSentBytes
+        self.monotonicRecvBytes = monotonicRecvBytes
+        self.lastRecvBytes = lastRecvBytes
+        self.monotonicRetransmits = monotonicRetransmits
+        self.lastRetransmits = lastRetransmits
+        self.lastUpdateEpoch = lastUpdateEpoch
+        self.firstSeen = firstSeen
+        self.lastActivity = lastActivity
+        self.closed = closed
+        self.tcpState = tcpState
+        self.conntrack = conntrack
+    }
+}
+
+/// The reply direction of a NATed flow, as conntrack records it (the JSON contract's `conntrack`).
+public struct IPTranslation: Sendable, Hashable {
+    public var replSrcIP: IPAddress
+    public var replSport: UInt16
+    public var replDstIP: IPAddress
+    public var replDport: UInt16
+
+    public init(replSrcIP: IPAddress, replSport: UInt16, replDstIP: IPAddress, replDport: UInt16) {
+        self.replSrcIP = replSrcIP
+        self.replSport = replSport
+        self.replDstIP = replDstIP
+        self.replDport = replDport
+    }
+}

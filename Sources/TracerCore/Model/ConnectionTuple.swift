@@ -1,0 +1,47 @@
+/// What identifies one socket end to a user: protocol, namespace and both endpoints.
+/// `source`/`sport` are the local end, `dest`/`dport` the remote one (the seed's naming).
+public struct ConnectionTuple: Hashable, Sendable, Comparable {
+    public var type: ConnectionType
+    public var netns: UInt32
+    public var source: IPAddress
+    public var sport: UInt16
+    public var dest: IPAddress
+    public var dport: UInt16
+
+    public init(type: ConnectionType, netns: UInt32, source: IPAddress, sport: UInt16, dest: IPAddress, dport: UInt16) {
+        self.type = type
+        self.netns = netns
+        self.source = source
+        self.sport = sport
+        self.dest = dest
+        self.dport = dport
+    }
+
+    /// The family shown for the row: the local address's (IPv4-mapped addresses already read as IPv4).
+    public var family: Family { dest.isUnspecified ? source.family : dest.family }
+
+    /// By type, netns, source, sport, dest, dport. Written out field by field: the output of every tick
+    /// is sorted with it, and building a tuple with `type.rawValue` for each comparison was the slow part.
+    public static func < (a: ConnectionTuple, b: ConnectionTuple) -> Bool {
+        if a.type != b.type { return a.type.rawValue < b.type.rawValue }
+        if a.netns != b.netns { return a.netns < b.netns }
+        if a.source != b.source { return a.source < b.source }
+        if a.sport != b.sport { return a.sport < b.sport }
+        if a.dest != b.dest { return a.dest < b.dest }
+        return a.dport < b.dport
+    }
+}
+
+/// The kernel map's key for a socket end (socket cookie, plus the peer for UDP). `nil` for rows that
+/// came from /proc at start and have not been seen by the BPF programs yet.
+public struct KernelKey: Hashable, Sendable {
+    public var cookie: UInt64
+    public var peer: IPAddress?
+    public var peerPort: UInt16
+
+    public init(cookie: UInt64, peer: IPAddress?, peerPort: UInt16) {
+        self.cookie = cookie
+        self.peer = peer
+        self.peerPort = peerPort
+    }
+}

@@ -1,0 +1,19 @@
+/// Self-telemetry, shown in every JSON tick's `stats`, `nettop debug stats` and the UI header.
+/// Counters are totals since start unless named otherwise.
+public struct TracerStats: Sendable, Hashable {
+    public var tracked = 0               // rows currently tracked (live connections)
+    public var closedReceived: UInt64 = 0 // close events received through the ring buffer
+    public var closedLost: UInt64 = 0    // ring-buffer events the kernel could not queue
+    public var closedBufferDrops: UInt64 = 0 // closed rows dropped because the closed buffer was full
+    public var mapFullDrops: UInt64 = 0  // connections not tracked: --max-connections reached
+    public var expiredTCP: UInt64 = 0
+    public var expiredUDP: UInt64 = 0
+    public var pollMs: Double = 0        // duration of the last poll + state update
+    public var udpPeerUnknown: UInt64 = 0 // UDP bytes on unconnected sockets whose peer was unreadable
+    public var syscallContextFull: UInt64 = 0
+    public var conntrackResyncs: UInt64 = 0
+    public var conntrackAvailable = false
+    public var maxConnections = 0
+
+    public init() {}
+}

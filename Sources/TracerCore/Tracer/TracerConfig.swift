@@ -1,0 +1,22 @@
+/// Everything the tracer can be told (the seed's Config), independent of how it was parsed.
+public struct TracerConfig: Sendable, Hashable {
+    public enum Backend: String, Sendable, CaseIterable {
+        case auto, tracepoint, fentry, kprobe
+    }
+
+    public var collectTCP = true
+    public var collectUDP = true
+    public var collectIPv6 = true
+    public var collectLocalDNS = true
+    public var tcpTimeoutSeconds: Double = 1200
+    public var udpTimeoutSeconds: Double = 30
+    public var maxConnections = 65536
+    public var procRoot = "/proc"
+    public var bpfDebug = false
+    public var enableConntrack = true
+    public var conntrackBufferSize = 4096
+    public var backend: Backend = .auto
+    public var useBTF = true
+
+    public init() {}
+}

@@ -1,0 +1,36 @@
+import Glibc
+
+/// Where the front ends get a tracer, and `nettop check`'s verdict.
+public enum Tracers {
+    /// Probes the kernel, picks the backend, loads and attaches the programs, reads the initial state.
+    public static func open(config: TracerConfig) throws(NetTopError) -> any KernelTracing {
+        guard geteuid() == 0 else {
+            throw NetTopError(.noPermission, "nettop needs root to load its BPF programs; run it with sudo.")
+        }
+        let features = KernelFeatures.probe()
+        let backend = try features.choose(config.backend, useBTF: config.useBTF).get()
+        return try KernelTracer(config: config, backend: backend)
+    }
+
+    /// Says whether this kernel can run nettop, with which backend, and why.
+    public static func check(config: TracerConfig) -> SupportReport {
+        let f = KernelFeatures.probe()
+        var findings = [
+            "root: \(f.root ? "yes" : "no — BPF needs root (CAP_BPF + CAP_PERFMON); run with sudo")",
+            "btf: \(f.btf ? "yes — /sys/kernel/btf/vmlinux (CO-RE)" : "no — no /sys/kernel/btf/vmlinux")",
+            "tracefs: \(f.tracefs ? "yes" : "not mounted — nettop mounts it at /sys/kernel/tracing when run as root")",
+            "socket tracepoints: \(f.socketTracepoints ? "yes — sock:sock_send_length, sock:inet_sock_set_state" : f.tracefs ? "no" : "unknown until tracefs is mounted")",
+            "kprobes: \(f.kprobes ? "yes" : "no — no kprobe_events in tracefs (CONFIG_KPROBES off)")",
+            "cgroup v2: \(f.cgroup2 ? "yes — \(Mounts.cgroup2Path() ?? "")" : "no — closes of idle UDP sockets are noticed by timeout only")",
+        ]
+        switch f.choose(config.backend, useBTF: config.useBTF) {
+        case .success(let backend):
+            findings.append("backend: \(backend.name) — BTF and the sock/tcp tracepoints are present")
+            let ok = f.root
+            return SupportReport(supported: ok, backend: backend.name, findings: findings, exitCode: ok ? 0 : 77)
+        case .failure(let error):
+            findings.append("backend: none — \(error.message)")
+            return SupportReport(supported: false, backend: nil, findings: findings, exitCode: error.exitCode)
+        }
+    }
+}

@@ -1,0 +1,112 @@
+/* The few kernel types nettop's BPF programs read, marked preserve_access_index so that libbpf relocates
+ * every field access against the running kernel's BTF (CO-RE). Only the fields used are declared; their
+ * order and the struct sizes here do not matter, names and types do. Reviewable, and builds in a fraction
+ * of the time of a full vmlinux.h. */
+#ifndef __VMLINUX_SUBSET_H
+#define __VMLINUX_SUBSET_H
+
+#pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
+
+struct in6_addr {
+	union {
+		__u8 u6_addr8[16];
+		__be32 u6_addr32[4];
+	} in6_u;
+};
+
+struct ns_common {
+	unsigned int inum;
+};
+
+struct net {
+	struct ns_common ns;
+};
+
+typedef struct {
+	struct net *net;
+} possible_net_t;
+
+typedef struct {
+	__s64 counter;
+} atomic64_t;
+
+struct sock_common {
+	__be32 skc_daddr;
+	__be32 skc_rcv_saddr;
+	__be16 skc_dport;
+	__u16 skc_num;
+	unsigned short skc_family;
+	volatile unsigned char skc_state;
+	possible_net_t skc_net;
+	struct in6_addr skc_v6_daddr;
+	struct in6_addr skc_v6_rcv_saddr;
+	unsigned long skc_flags;
+	atomic64_t skc_cookie; /* set once bpf_get_socket_cookie() (or sock_diag) asked for it */
+};
+
+struct sock {
+	struct sock_common __sk_common;
+	__u8 sk_userlocks;
+	__u16 sk_protocol;
+	__u16 sk_type;
+};
+
+struct sk_buff {
+	char cb[48];
+};
+
+struct tcp_skb_cb {
+	__u32 seq;
+	__u32 end_seq;
+	__u16 tcp_gso_segs;
+};
+
+struct socket {
+	struct sock *sk;
+};
+
+struct file {
+	void *private_data;
+};
+
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+};
+
+struct files_struct {
+	struct fdtable *fdt;
+};
+
+struct task_struct {
+	struct files_struct *files;
+};
+
+/* Classic tracepoint context of tcp:tcp_retransmit_skb (its format file). `err` came with 6.12. */
+struct trace_event_raw_tcp_retransmit_skb {
+	__u64 __common;
+	const void *skbaddr;
+	const void *skaddr;
+	int err;
+};
+
+#pragma clang attribute pop
+
+/* Kernel constants nettop uses (stable ABI values). */
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define MSG_PEEK 2
+#define SOCK_BINDPORT_LOCK 8
+#define SOCK_DEAD 0 /* bit in skc_flags */
+
+enum {
+	TCP_ESTABLISHED = 1,
+	TCP_SYN_SENT = 2,
+	TCP_SYN_RECV = 3,
+	TCP_CLOSE = 7,
+	TCP_LISTEN = 10,
+};
+
+#endif
