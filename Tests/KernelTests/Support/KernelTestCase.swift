@@ -1,0 +1,71 @@
+import Foundation
+import XCTest
+
+/// Base of the kernel tests: starts the real nettop and nettop-peer processes and test namespaces, and
+/// tears all of it down after each test, whatever happened. Nothing here skips: on this machine nettop
+/// must load, so a nettop that cannot start fails the test.
+class KernelTestCase: XCTestCase {
+    /// Generous bound for waiting for rows: a tick is 0.2 s, so this is many ticks.
+    let rowTimeout: TimeInterval = 15
+
+    /// Starts `nettop --json --interval 0.2 <extra>` and waits for its first tick (BPF attached).
+    /// At teardown, nettop is stopped with SIGINT and must exit 0.
+    func startNetTop(_ extra: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> NetTopRunner {
+        let nettop = try NetTopRunner(extraArguments: extra)
+        addTeardownBlock {
+            guard nettop.isRunning else {
+                XCTFail("nettop \(nettop.arguments.joined(separator: " ")) exited during the test; stderr:\n\(nettop.stderr)", file: file, line: line)
+                return
+            }
+            let status = nettop.stop()
+            XCTAssertEqual(status, 0, "nettop exit status after SIGINT; stderr:\n\(nettop.stderr)", file: file, line: line)
+        }
+        do {
+            try nettop.waitUntilReady()
+        } catch {
+            nettop.kill()
+            throw error
+        }
+        return nettop
+    }
+
+    /// Starts a nettop-peer, killed at teardown if still running.
+    func startPeer(_ arguments: [String], in ns: Namespace? = nil) throws -> PeerProcess {
+        let peer = try PeerProcess(arguments, in: ns)
+        addTeardownBlock { peer.terminate() }
+        return peer
+    }
+
+    /// Runs a nettop-peer to completion (exit 0 required) and returns its lines.
+    @discardableResult
+    func runPeer(_ arguments: [String], in ns: Namespace? = nil, timeout: TimeInterval = 60) throws -> [PeerEvent] {
+        let peer = try startPeer(arguments, in: ns)
+        try peer.finish(timeout: timeout)
+        return peer.allEvents
+    }
+
+    /// A sandbox of test namespaces, removed at teardown.
+    func makeSandbox() -> NetnsSandbox {
+        let sandbox = NetnsSandbox()
+        addTeardownBlock { sandbox.teardown() }
+        return sandbox
+    }
+
+    /// Waits until exactly one row matches `match` and `done` holds for it; asserts with the rows seen.
+    @discardableResult
+    func waitForRow(_ nettop: NetTopRunner, _ what: String, timeout: TimeInterval? = nil,
+                    match: @escaping (ConnectionTable) -> [Row], done: @escaping (Row) -> Bool = { _ in true },
+                    file: StaticString = #filePath, line: UInt = #line) -> Row? {
+        let ok = nettop.waitFor(timeout: timeout ?? rowTimeout) { t in
+            let rows = match(t)
+            return rows.count == 1 && done(rows[0])
+        }
+        let rows = match(nettop.table)
+        if !ok || rows.count != 1 {
+            XCTFail("\(what): \(rows.count) matching rows" + (rows.isEmpty ? "" : ":\n  " + rows.map(\.description).joined(separator: "\n  "))
+                    + "\nticks: \(nettop.table.tickCount), stats: \(nettop.table.lastStats.values)", file: file, line: line)
+            return rows.count == 1 ? rows[0] : nil
+        }
+        return rows[0]
+    }
+}

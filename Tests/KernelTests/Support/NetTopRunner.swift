@@ -1,0 +1,104 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// Where the binaries under test are: NETTOP_BIN / NETTOP_PEER, else next to the test bundle
+/// (`swift build --show-bin-path`, the directory holding the .xctest).
+enum Binaries {
+    static var binDirectory: String {
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        // .build/<triple>/debug/nettopPackageTests.xctest (a file on Linux; a bundle directory elsewhere).
+        var url = URL(fileURLWithPath: exe)
+        while url.path != "/" && !url.lastPathComponent.hasSuffix(".xctest") { url.deleteLastPathComponent() }
+        if url.path == "/" { url = URL(fileURLWithPath: exe) }
+        return url.deletingLastPathComponent().path
+    }
+
+    static var nettop: String {
+        ProcessInfo.processInfo.environment["NETTOP_BIN"] ?? binDirectory + "/nettop"
+    }
+
+    static var peer: String {
+        if let p = ProcessInfo.processInfo.environment["NETTOP_PEER"] { return p }
+        let beside = URL(fileURLWithPath: nettop).deletingLastPathComponent().appendingPathComponent("nettop-peer").path
+        return FileManager.default.isExecutableFile(atPath: beside) ? beside : binDirectory + "/nettop-peer"
+    }
+}
+
+/// The real `nettop --json` binary, running for the length of one test; its ticks accumulate in a table.
+final class NetTopRunner: @unchecked Sendable {
+    let arguments: [String]
+    private var child: ChildProcess!
+    private let lock = NSLock()
+    private var accumulated = ConnectionTable()
+    private var rawTail: [String] = []
+
+    init(extraArguments: [String] = [], interval: Double = 0.2) throws {
+        arguments = ["--json", "--interval", String(interval)] + extraArguments
+        let path = Binaries.nettop
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw KernelTestError("nettop binary not found at \(path) (build it, or set NETTOP_BIN)")
+        }
+        child = try ChildProcess(label: "nettop", executable: path, arguments: arguments) { [weak self] line in
+            self?.ingest(line)
+        }
+    }
+
+    private func ingest(_ line: String) {
+        lock.withLock {
+            accumulated.ingest(line)
+            rawTail.append(String(line.prefix(2000)))
+            if rawTail.count > 3 { rawTail.removeFirst() }
+        }
+    }
+
+    var table: ConnectionTable { lock.withLock { accumulated } }
+    var pid: Int32 { child.pid }
+    var stderr: String { child.stderr }
+    var isRunning: Bool { child.isRunning }
+
+    /// nettop prints its first tick only after its BPF programs are attached: wait for it before any traffic.
+    func waitUntilReady(timeout: TimeInterval = 60) throws {
+        let end = Date().addingTimeInterval(timeout)
+        while table.tickCount == 0 {
+            if !child.isRunning {
+                let status = child.waitForExit(timeout: 1).map(String.init) ?? "?"
+                throw KernelTestError("nettop \(arguments.joined(separator: " ")) exited with status \(status) before its first tick; stderr:\n\(stderr)")
+            }
+            if Date() > end {
+                throw KernelTestError("nettop printed no tick within \(timeout) s; stderr:\n\(stderr)\nundecodable output: \(table.undecodable)")
+            }
+            usleep(20_000)
+        }
+    }
+
+    /// Waits until `predicate` holds over everything seen so far; false on timeout (the caller asserts).
+    @discardableResult
+    func waitFor(timeout: TimeInterval, _ predicate: (ConnectionTable) -> Bool) -> Bool {
+        let end = Date().addingTimeInterval(timeout)
+        while true {
+            if predicate(table) { return true }
+            if Date() > end || !child.isRunning { return predicate(table) }
+            usleep(50_000)
+        }
+    }
+
+    /// Waits for `n` more ticks (bounded).
+    func waitTicks(_ n: Int, timeout: TimeInterval = 10) {
+        let target = table.tickCount + n
+        waitFor(timeout: timeout) { $0.tickCount >= target }
+    }
+
+    /// The last few raw lines, for failure messages.
+    var lastLines: [String] { lock.withLock { rawTail } }
+
+    /// SIGINT, then the exit status (nil if it had to be killed).
+    func stop(timeout: TimeInterval = 15) -> Int32? {
+        child.signal(SIGINT)
+        if let status = child.waitForExit(timeout: timeout) { return status }
+        child.terminate()
+        return nil
+    }
+
+    func kill() { child.terminate() }
+}
