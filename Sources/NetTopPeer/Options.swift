@@ -104,7 +104,8 @@ A port of 0 on a server picks a free one; the "listening" line tells which.
   tcp-client  --connect ADDR --port P --send BYTES [--recv-expect BYTES] [--count N=1] [--hold-ms MS]
               [--sleep-before-close-ms MS] [--bind ADDR] [--lport P]
       N sequential connections: connect, wait --hold-ms, write exactly BYTES, shutdown(SHUT_WR), read the
-      reply to EOF, wait --sleep-before-close-ms, close; per connection {"event":"tcp",...,sent,recv}.
+      reply to EOF, wait --sleep-before-close-ms, close; per connection {"event":"tcp",...,sent,recv,
+      duration_us} (connect to close).
       With --recv-expect, a reply of another size exits 1.
   udp-server  --bind ADDR --port P --expect-datagrams N [--echo] [--api recvfrom|recvmsg|recvmmsg]
               [--hold-ms MS]

@@ -38,6 +38,7 @@ func runTCPClient(_ o: Options, _ deadline: Deadline) throws {
     let localBind = try o.localBinding(for: remote)
 
     for i in 0..<count {
+        let started = monotonicNanoseconds()
         let fd = try tcpConnect(remote, bindTo: localBind, deadline)
         defer { close(fd) }
         let local = try SocketAddress.of(fd, peer: false)
@@ -49,6 +50,7 @@ func runTCPClient(_ o: Options, _ deadline: Deadline) throws {
         var line = JSONLine("tcp")
         line.add(local: local, remote: remote)
         line.add("sent", sent); line.add("recv", recvd)
+        line.add("duration_us", Int((monotonicNanoseconds() - started) / 1000))
         line.emit()
         if let expect, recvd != expect {
             throw PeerError.failed("connection \(i + 1) from port \(local.port): received \(recvd) bytes, expected \(expect)")

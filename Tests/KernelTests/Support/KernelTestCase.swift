@@ -13,6 +13,7 @@ class KernelTestCase: XCTestCase {
     func startNetTop(_ extra: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> NetTopRunner {
         let nettop = try NetTopRunner(extraArguments: extra)
         addTeardownBlock {
+            if nettop.wasStopped { return }
             guard nettop.isRunning else {
                 XCTFail("nettop \(nettop.arguments.joined(separator: " ")) exited during the test; stderr:\n\(nettop.stderr)", file: file, line: line)
                 return

@@ -133,6 +133,8 @@ struct Row: Sendable, CustomStringConvertible {
 struct ConnectionTable: Sendable {
     private(set) var rows: [RowKey: Row] = [:]
     private(set) var tickCount = 0
+    /// How many rows the latest tick listed.
+    private(set) var lastTickRowCount = 0
     private(set) var lastStats = Stats()
     private(set) var backends: Set<String> = []
     private(set) var undecodable: [String] = []
@@ -145,6 +147,7 @@ struct ConnectionTable: Sendable {
             return
         }
         tickCount += 1
+        lastTickRowCount = tick.connections.count
         lastStats = tick.stats
         backends.insert(tick.backend)
         for (k, v) in tick.stats.values { maxStats[k] = max(maxStats[k] ?? v, v) }

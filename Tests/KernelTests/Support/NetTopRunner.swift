@@ -92,8 +92,13 @@ final class NetTopRunner: @unchecked Sendable {
     /// The last few raw lines, for failure messages.
     var lastLines: [String] { lock.withLock { rawTail } }
 
+    /// Whether `stop()` already ran (the test stopped it itself).
+    var wasStopped: Bool { lock.withLock { stopped } }
+    private var stopped = false
+
     /// SIGINT, then the exit status (nil if it had to be killed).
     func stop(timeout: TimeInterval = 15) -> Int32? {
+        lock.withLock { stopped = true }
         child.signal(SIGINT)
         if let status = child.waitForExit(timeout: timeout) { return status }
         child.terminate()

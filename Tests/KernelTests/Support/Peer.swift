@@ -64,6 +64,7 @@ final class PeerProcess: @unchecked Sendable {
     var allEvents: [PeerEvent] { lock.withLock { events } }
     func events(_ name: String) -> [PeerEvent] { allEvents.filter { $0.event == name } }
     var pid: Int32 { child.pid }
+    var isRunning: Bool { child.isRunning }
 
     private var context: String { "nettop-peer \(arguments.joined(separator: " ")): stderr: \(child.stderr)" }
 
