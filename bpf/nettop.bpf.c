@@ -416,11 +416,14 @@ int BPF_PROG(tp_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
 	v = bpf_map_lookup_elem(&conns, &e->key);
 	if (!v)
 		return 0;
-	/* The tuple is complete only once connected (the local port is chosen after SYN_SENT). */
-	__builtin_memcpy(v->saddr, e->info.saddr, 16);
-	__builtin_memcpy(v->daddr, e->info.daddr, 16);
-	v->sport = e->info.sport;
-	v->dport = e->info.dport;
+	/* The tuple is complete once connected (the local port is chosen after SYN_SENT); from CLOSE on
+	 * the kernel may already have released the port, so it is not read again after that. */
+	if (newstate == TCP_ESTABLISHED) {
+		__builtin_memcpy(v->saddr, e->info.saddr, 16);
+		__builtin_memcpy(v->daddr, e->info.daddr, 16);
+		v->sport = e->info.sport;
+		v->dport = e->info.dport;
+	}
 	v->tcp_state = newstate;
 	v->last_ns = bpf_ktime_get_ns();
 	if (newstate == TCP_CLOSE) {
