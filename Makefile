@@ -1,0 +1,42 @@
+# nettop — build, test and run.
+#
+#   sudo make nettop [ARGS="--batch"]   set up the machine, build (release) and run nettop with ARGS
+#   sudo make test                      set up the machine, build and run the whole test suite
+#   make build                          build the release binary only (.build/release/nettop)
+#   make clean                          remove build products
+#
+# The set-up step (scripts/setup.sh) installs missing Debian/Ubuntu packages and mounts tracefs, bpffs and
+# cgroup2 when needed; it needs root. Loading BPF programs needs root too, hence sudo.
+
+SHELL := /bin/bash
+
+# The Swift toolchain lives at /opt/swift on the project's machines; sudo's PATH does not have it.
+SWIFT_BIN_DIR ?= /opt/swift/usr/bin
+ifneq ($(wildcard $(SWIFT_BIN_DIR)/swift),)
+export PATH := $(SWIFT_BIN_DIR):$(PATH)
+endif
+
+SWIFT ?= swift
+ARGS ?=
+
+.PHONY: nettop build test setup clean
+
+nettop: setup
+	$(SWIFT) build -c release --product nettop
+	.build/release/nettop $(ARGS)
+
+build:
+	$(SWIFT) build -c release --product nettop
+
+# The kernel tests run the built binaries (also inside network namespaces); NETTOP_BIN and NETTOP_PEER
+# tell them where. Tests run one at a time: kernel tests share the kernel and its network namespaces.
+test: setup
+	$(SWIFT) build --build-tests
+	bin="$$($(SWIFT) build --show-bin-path)" && \
+	NETTOP_BIN="$$bin/nettop" NETTOP_PEER="$$bin/nettop-peer" $(SWIFT) test --skip-build --no-parallel
+
+setup:
+	@scripts/setup.sh
+
+clean:
+	rm -rf .build
