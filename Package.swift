@@ -15,6 +15,7 @@ let package = Package(
         // Thin C shims over system libraries (see each module.modulemap / shim header).
         .systemLibrary(name: "CBPF", path: "Sources/CBPF"),
         .systemLibrary(name: "CCurses", path: "Sources/CCurses"),
+        .systemLibrary(name: "CConntrack", path: "Sources/CConntrack"),
 
         // Build tool: turns the compiled BPF object into Swift source, so `nettop` stays one file.
         .executableTarget(name: "bpf-embed", path: "Sources/BPFEmbed"),
@@ -22,7 +23,7 @@ let package = Package(
 
         .target(
             name: "TracerCore",
-            dependencies: ["CBPF"],
+            dependencies: ["CBPF", "CConntrack"],
             plugins: ["BPFBuild"]
         ),
         .executableTarget(
