@@ -196,12 +196,16 @@ final class ProcNetParserTests: XCTestCase {
     }
 
     func testHundredThousandRowsParseQuickly() {
+        func hex2(_ v: Int) -> String {
+            let digits = Array("0123456789ABCDEF")
+            return String([digits[v >> 4 & 15], digits[v & 15]])
+        }
         var text = String(ProcFixtures.tcp.split(separator: "\n")[0]) + "\n"
         for i in 0..<100_000 {
             let port = String(UInt16(truncatingIfNeeded: 1024 + i), radix: 16, uppercase: true)
             let padded = String(repeating: "0", count: 4 - port.count) + port
             // Every row its own peer 10.(i / 62500).(i / 250 % 250).(i % 250 + 1): no two alike.
-            let peer = String(format: "%02X%02X%02X0A", i % 250 + 1, i / 250 % 250, i / 62500)
+            let peer = hex2(i % 250 + 1) + hex2(i / 250 % 250) + hex2(i / 62500) + "0A"
             text += "\(i): 0100007F:\(padded) \(peer):01BB 01 00000000:00000000 00:00000000 00000000     0        0 \(100_000 + i) 1 0000000000000000 20 4 30 10 -1\n"
         }
         let start = DispatchTime.now().uptimeNanoseconds

@@ -126,9 +126,10 @@ public enum InitialState {
         }
 
         private static func pack(_ a: IPAddress) -> (UInt64, UInt64) {
+            let bytes = a.bytes  // read once: it may be computed on each access
             var hi: UInt64 = 0, lo: UInt64 = 0
-            for i in 0..<8 { hi = hi << 8 | UInt64(a.bytes[i]) }
-            for i in 8..<16 { lo = lo << 8 | UInt64(a.bytes[i]) }
+            for i in 0..<8 { hi = hi << 8 | UInt64(bytes[i]) }
+            for i in 8..<16 { lo = lo << 8 | UInt64(bytes[i]) }
             return (hi, lo)
         }
 

@@ -178,7 +178,12 @@ public enum ProcNetParser {
             words = (w0, w1, w2, w3)
         }
         let key = (UInt64(words.0) << 32 | UInt64(words.1), UInt64(words.2) << 32 | UInt64(words.3), digits)
-        if key != cacheKey {
+        if key != cacheKey && digits == 8 {
+            let w = littleEndian ? words.0 : words.0.byteSwapped
+            cached = IPAddress(v4: UInt8(truncatingIfNeeded: w), UInt8(truncatingIfNeeded: w >> 8),
+                               UInt8(truncatingIfNeeded: w >> 16), UInt8(truncatingIfNeeded: w >> 24))
+            cacheKey = key
+        } else if key != cacheKey {
             var raw = [UInt8](repeating: 0, count: 16)
             for (n, word) in [words.0, words.1, words.2, words.3].enumerated() {
                 let w = littleEndian ? word : word.byteSwapped
@@ -187,7 +192,7 @@ public enum ProcNetParser {
                 raw[4 * n + 2] = UInt8(truncatingIfNeeded: w >> 16)
                 raw[4 * n + 3] = UInt8(truncatingIfNeeded: w >> 24)
             }
-            cached = IPAddress(family: digits == 8 ? .v4 : .v6, raw: raw)
+            cached = IPAddress(family: .v6, raw: raw)  // IPv4-mapped addresses come out as IPv4
             cacheKey = key
         }
         return (cached, UInt16(port))
