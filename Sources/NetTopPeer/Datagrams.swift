@@ -36,8 +36,8 @@ final class DatagramIO {
 
     init(fd: Int32) {
         self.fd = fd
-        buffers.initializeMemory(as: UInt8.self, repeating: 0x5a, count: batchLimit * maxDatagram)
-        mmsgs.initializeMemory(as: UInt8.self, repeating: 0, count: batchLimit * mmsgStride)
+        memset(buffers, 0x5a, batchLimit * maxDatagram)
+        memset(mmsgs, 0, batchLimit * mmsgStride)
         names.initialize(repeating: sockaddr_storage(), count: batchLimit)
         iovs.initialize(repeating: iovec(), count: batchLimit)
     }

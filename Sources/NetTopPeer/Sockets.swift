@@ -74,17 +74,31 @@ func tcpConnect(_ remote: SocketAddress, bindTo local: SocketAddress?, _ deadlin
     return fd
 }
 
-/// The payload: a repeating pattern (its content does not matter, only its length).
-let payload: [UInt8] = (0..<chunkSize).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ 1) }
+/// The payload (its content does not matter, only its length) and the receive buffer: allocated once, and
+/// touched before any connection starts (`prepareBuffers`), so a short connection's life is all I/O.
+/// The peer is single-threaded, hence nonisolated(unsafe).
+nonisolated(unsafe) let sendBuffer: UnsafeMutableRawPointer = {
+    let p = UnsafeMutableRawPointer.allocate(byteCount: chunkSize, alignment: 16)
+    memset(p, 0x6e, chunkSize)
+    return p
+}()
+nonisolated(unsafe) let recvBuffer: UnsafeMutableRawPointer = {
+    let p = UnsafeMutableRawPointer.allocate(byteCount: chunkSize, alignment: 16)
+    memset(p, 0, chunkSize)
+    return p
+}()
+
+func prepareBuffers() {
+    _ = sendBuffer
+    _ = recvBuffer
+}
 
 /// Writes exactly `count` bytes, looping over partial writes.
 func sendAll(_ fd: Int32, count: Int, _ deadline: Deadline) throws -> Int {
     var sent = 0
     while sent < count {
         try waitReady(fd, Int16(POLLOUT), deadline, "sending (\(sent) of \(count) bytes sent)")
-        let n = payload.withUnsafeBytes { buf in
-            send(fd, buf.baseAddress, min(chunkSize, count - sent), Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
-        }
+        let n = send(fd, sendBuffer, min(chunkSize, count - sent), Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
         if n < 0 {
             let err = errno
             if err == EINTR || err == EAGAIN { continue }
@@ -97,11 +111,10 @@ func sendAll(_ fd: Int32, count: Int, _ deadline: Deadline) throws -> Int {
 
 /// Reads until the peer's FIN; returns the byte count.
 func readToEOF(_ fd: Int32, _ deadline: Deadline) throws -> Int {
-    var buf = [UInt8](repeating: 0, count: chunkSize)
     var total = 0
     while true {
         try waitReady(fd, Int16(POLLIN), deadline, "reading to EOF (\(total) bytes so far)")
-        let n = recv(fd, &buf, buf.count, Int32(MSG_DONTWAIT))
+        let n = recv(fd, recvBuffer, chunkSize, Int32(MSG_DONTWAIT))
         if n == 0 { return total }
         if n < 0 {
             let err = errno
@@ -114,10 +127,9 @@ func readToEOF(_ fd: Int32, _ deadline: Deadline) throws -> Int {
 
 /// Reads whatever is available without blocking; returns nil at EOF.
 func readAvailable(_ fd: Int32) throws -> Int? {
-    var buf = [UInt8](repeating: 0, count: chunkSize)
     var total = 0
     while true {
-        let n = recv(fd, &buf, buf.count, Int32(MSG_DONTWAIT))
+        let n = recv(fd, recvBuffer, chunkSize, Int32(MSG_DONTWAIT))
         if n == 0 { return total > 0 ? total : nil }
         if n < 0 {
             let err = errno

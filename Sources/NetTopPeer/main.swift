@@ -9,6 +9,7 @@ if arguments.isEmpty || arguments.contains("--help") || arguments.contains("-h")
 }
 
 signal(SIGPIPE, SIG_IGN)
+prepareBuffers()
 
 do {
     let options = try Options(arguments)
