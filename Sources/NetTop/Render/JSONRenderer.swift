@@ -1,0 +1,118 @@
+import TracerCore
+
+/// One NDJSON line per tick, exactly the contract of MISSION.md:
+/// `{"timestamp":…,"backend":"…","connections":[…],"stats":{…}}`. Pure: a Snapshot in, bytes out.
+/// The caller applies the view (filters, sort) before and adds the newline after.
+enum JSONRenderer {
+    static func render(_ snapshot: Snapshot) -> String {
+        String(decoding: renderBytes(snapshot), as: UTF8.self)
+    }
+
+    static func renderBytes(_ snapshot: Snapshot) -> [UInt8] {
+        // About 450 bytes a row; reserving once avoids repeated regrowth of a 40 MB buffer.
+        var out = JSONOutputBuffer(capacity: 512 + snapshot.connections.count * 480)
+        out.raw("{\"timestamp\":")
+        out.double(snapshot.timestamp)
+        out.raw(",\"backend\":")
+        out.string(snapshot.backend)
+        out.raw(",\"connections\":[")
+        for (index, row) in snapshot.connections.enumerated() {
+            if index > 0 { out.raw(",") }
+            connection(row, into: &out)
+        }
+        out.raw("],\"stats\":")
+        stats(snapshot.stats, into: &out)
+        out.raw("}")
+        return out.bytes
+    }
+
+    static func connection(_ row: ConnectionStats, into out: inout JSONOutputBuffer) {
+        let tuple = row.tuple
+        out.raw("{\"type\":\"")
+        out.raw(tuple.type == .tcp ? "tcp" : "udp")
+        out.raw("\",\"family\":\"")
+        out.raw(tuple.family == .v4 ? "v4" : "v6")
+        out.raw("\",\"source\":")
+        out.address(tuple.source)
+        out.raw(",\"sport\":")
+        out.uint(tuple.sport)
+        out.raw(",\"dest\":")
+        out.address(tuple.dest)
+        out.raw(",\"dport\":")
+        out.uint(tuple.dport)
+        switch row.direction {
+        case .incoming: out.raw(",\"direction\":\"incoming\"")
+        case .outgoing: out.raw(",\"direction\":\"outgoing\"")
+        case .local: out.raw(",\"direction\":\"local\"")
+        case .none: out.raw(",\"direction\":\"none\"")
+        }
+        out.raw(",\"pid\":")
+        out.uint(row.pid)
+        out.raw(",\"comm\":")
+        out.string(row.comm)
+        out.raw(",\"net_ns\":")
+        out.uint(tuple.netns)
+        out.raw(",\"monotonic_sent_bytes\":")
+        out.uint(row.monotonicSentBytes)
+        out.raw(",\"last_sent_bytes\":")
+        out.uint(row.lastSentBytes)
+        out.raw(",\"monotonic_recv_bytes\":")
+        out.uint(row.monotonicRecvBytes)
+        out.raw(",\"last_recv_bytes\":")
+        out.uint(row.lastRecvBytes)
+        out.raw(",\"monotonic_retransmits\":")
+        out.uint(row.monotonicRetransmits)
+        out.raw(",\"last_retransmits\":")
+        out.uint(row.lastRetransmits)
+        out.raw(",\"last_update_epoch\":")
+        out.uint(row.lastUpdateEpoch)
+        out.raw(",\"closed\":")
+        out.bool(row.closed)
+        out.raw(",\"conntrack\":")
+        if let nat = row.conntrack {
+            out.raw("{\"repl_src_ip\":")
+            out.address(nat.replSrcIP)
+            out.raw(",\"repl_sport\":")
+            out.uint(nat.replSport)
+            out.raw(",\"repl_dst_ip\":")
+            out.address(nat.replDstIP)
+            out.raw(",\"repl_dport\":")
+            out.uint(nat.replDport)
+            out.raw("}")
+        } else {
+            out.null()
+        }
+        out.raw("}")
+    }
+
+    /// Contract keys first, then the rest of TracerStats in snake_case.
+    static func stats(_ stats: TracerStats, into out: inout JSONOutputBuffer) {
+        out.raw("{\"tracked\":")
+        out.uint(UInt64(max(0, stats.tracked)))
+        out.raw(",\"closed_received\":")
+        out.uint(stats.closedReceived)
+        out.raw(",\"closed_lost\":")
+        out.uint(stats.closedLost)
+        out.raw(",\"map_full_drops\":")
+        out.uint(stats.mapFullDrops)
+        out.raw(",\"expired_tcp\":")
+        out.uint(stats.expiredTCP)
+        out.raw(",\"expired_udp\":")
+        out.uint(stats.expiredUDP)
+        out.raw(",\"poll_ms\":")
+        out.double(stats.pollMs)
+        out.raw(",\"conntrack_resyncs\":")
+        out.uint(stats.conntrackResyncs)
+        out.raw(",\"conntrack_available\":")
+        out.bool(stats.conntrackAvailable)
+        out.raw(",\"closed_buffer_drops\":")
+        out.uint(stats.closedBufferDrops)
+        out.raw(",\"udp_peer_unknown\":")
+        out.uint(stats.udpPeerUnknown)
+        out.raw(",\"syscall_context_full\":")
+        out.uint(stats.syscallContextFull)
+        out.raw(",\"max_connections\":")
+        out.uint(UInt64(max(0, stats.maxConnections)))
+        out.raw("}")
+    }
+}

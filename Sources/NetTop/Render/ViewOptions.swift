@@ -1,0 +1,50 @@
+import TracerCore
+
+/// What the user asked to see: the row filters and the sort order. Shared by the batch and JSON output
+/// and the interactive UI, so every front end shows the same rows in the same order.
+struct ViewOptions: Sendable, Equatable {
+    var sort: SortKey = .rate
+    var reverse = false
+    /// Network namespace inode (a name given on the command line is resolved before this point).
+    var netns: UInt32?
+    var pid: UInt32?
+    var proto: ConnectionType?
+    /// Matches either end, like tcpdump's `port`.
+    var port: UInt16?
+
+    func matches(_ row: ConnectionStats) -> Bool {
+        if let netns, row.tuple.netns != netns { return false }
+        if let pid, row.pid != pid { return false }
+        if let proto, row.tuple.type != proto { return false }
+        if let port, row.tuple.sport != port && row.tuple.dport != port { return false }
+        return true
+    }
+
+    /// The matching rows in display order.
+    ///
+    /// `--reverse` flips only the chosen key: rows the key cannot tell apart always follow the
+    /// connection tuple's order, so equal rows keep their places from one tick to the next instead of
+    /// shuffling.
+    func apply(to rows: [ConnectionStats]) -> [ConnectionStats] {
+        let kept = rows.filter(matches)
+        let key = sort, reverse = reverse
+        return kept.sorted { a, b in
+            if let order = key.precedes(a, b) { return order != reverse }
+            return Self.tieBreak(a, b)
+        }
+    }
+
+    func apply(to snapshot: Snapshot) -> Snapshot {
+        var shown = snapshot
+        shown.connections = apply(to: snapshot.connections)
+        return shown
+    }
+
+    /// A total order for rows the sort key finds equal: the tuple, then live before closed, then pid.
+    static func tieBreak(_ a: ConnectionStats, _ b: ConnectionStats) -> Bool {
+        if a.tuple != b.tuple { return a.tuple < b.tuple }
+        if a.closed != b.closed { return !a.closed }
+        if a.pid != b.pid { return a.pid < b.pid }
+        return a.firstSeen < b.firstSeen
+    }
+}
