@@ -1,0 +1,52 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import TracerCore
+
+/// Everything the commands need from the outside world, as values, so tests can run them against a fake
+/// tracer and capture their output without root or a kernel (`.live` is the real thing).
+struct AppEnvironment {
+    var isRoot: () -> Bool
+    var openTracer: (TracerConfig) throws(NetTopError) -> any KernelTracing
+    var checkSupport: (TracerConfig) -> SupportReport
+    var netnsResolver: NetnsResolver
+    var writeOutput: ([UInt8]) -> WriteOutcome
+    /// One line of diagnostics (the newline is added).
+    var writeError: (String) -> Void
+    var makeWaiter: () throws(NetTopError) -> any TickWaiter
+    var monotonicSeconds: () -> Double
+    /// Seconds east of UTC at a given Unix time, for the batch header's clock.
+    var utcOffset: (Double) -> Int
+
+    /// Computed rather than stored: closures are not Sendable, and a global would have to be.
+    static var live: AppEnvironment {
+        AppEnvironment(
+            isRoot: { geteuid() == 0 },
+            openTracer: { config throws(NetTopError) in try Tracers.open(config: config) },
+            checkSupport: { config in Tracers.check(config: config) },
+            netnsResolver: NetnsResolver(),
+            writeOutput: { FileOutput.standardOutput.write($0) },
+            writeError: { _ = FileOutput.standardError.write($0 + "\n") },
+            makeWaiter: { () throws(NetTopError) in try SignalWatcher.install() },
+            monotonicSeconds: MonotonicClock.seconds,
+            utcOffset: localUTCOffset
+        )
+    }
+
+    /// Prints a tracer or usage error as the contract wants it: one line, plus the detail only with --debug.
+    func report(_ error: NetTopError, debug: Bool) -> Int32 {
+        writeError("nettop: " + CommandLineParser.oneLine(error.message))
+        if debug, let detail = error.detail, !detail.isEmpty { writeError(detail) }
+        return error.exitCode
+    }
+}
+
+/// The message every BPF-loading path gives a user who is not root.
+let needsRootError = NetTopError(.noPermission, "nettop needs root to load its BPF programs; run it with sudo.")
+
+private func localUTCOffset(at unixSeconds: Double) -> Int {
+    var time = time_t(unixSeconds.isFinite ? unixSeconds : 0)
+    var parts = tm()
+    guard localtime_r(&time, &parts) != nil else { return 0 }
+    return parts.tm_gmtoff
+}

@@ -1,0 +1,63 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import TracerCore
+
+/// The `--batch` / `--json` loop: every interval, tick the tracer, apply the view, render, write.
+///
+/// The first tick comes one interval after the tracer opened, so every tick (the first included)
+/// covers one whole interval and its `last_*` counters and rates mean the same thing. Deadlines are
+/// fixed multiples of the interval from the start, so ticks do not drift; a tick that runs late is not
+/// followed by a burst of catch-up ticks.
+struct StreamRunner {
+    enum Format: Equatable { case batch, json }
+
+    var format: Format
+    var view: ViewOptions
+    var interval: Double
+    var iterations: Int?
+    /// This front end's name for its per-client `last_*` deltas.
+    var client = "main"
+
+    /// Runs until `iterations` ticks, a stop signal or a closed stdout; all three are a clean exit (0).
+    /// The caller owns `source` and closes it.
+    func run(source: any ConnectionSource, waiter: any TickWaiter,
+             environment env: AppEnvironment) throws(NetTopError) -> Int32 {
+        var previousTick = env.monotonicSeconds()
+        var deadline = previousTick + interval
+        var ticks = 0
+        while iterations.map({ ticks < $0 }) ?? true {
+            if waiter.waitForStop(until: deadline) { return 0 }
+            let tickStart = env.monotonicSeconds()
+            let snapshot = try source.tick(client: client)
+            let elapsed = tickStart - previousTick
+            previousTick = tickStart
+            let shown = view.apply(to: snapshot)
+            switch env.writeOutput(render(shown, elapsed: elapsed, tickIndex: ticks, environment: env)) {
+            case .written: break
+            case .closed: return 0
+            case .failed(let reason):
+                throw NetTopError(.software, "cannot write to standard output: \(String(cString: strerror(reason))).")
+            }
+            ticks += 1
+            deadline += interval
+            let now = env.monotonicSeconds()
+            if deadline < now { deadline = now + interval }
+        }
+        return 0
+    }
+
+    func render(_ snapshot: Snapshot, elapsed: Double, tickIndex: Int, environment env: AppEnvironment) -> [UInt8] {
+        switch format {
+        case .json:
+            var line = JSONRenderer.renderBytes(snapshot)
+            line.append(UInt8(ascii: "\n"))
+            return line
+        case .batch:
+            let renderer = BatchRenderer(utcOffsetSeconds: env.utcOffset(snapshot.timestamp))
+            // A blank line between ticks, as `top -b` separates its screens.
+            let text = (tickIndex > 0 ? "\n" : "") + renderer.render(snapshot, elapsed: elapsed)
+            return Array(text.utf8)
+        }
+    }
+}
