@@ -45,7 +45,9 @@ struct AppEnvironment {
 let needsRootError = NetTopError(.noPermission, "nettop needs root to load its BPF programs; run it with sudo.")
 
 private func localUTCOffset(at unixSeconds: Double) -> Int {
-    var time = time_t(unixSeconds.isFinite ? unixSeconds : 0)
+    // time_t(Double) traps outside its range; a tracer's timestamp is never that far off, but no trap.
+    guard unixSeconds.isFinite, abs(unixSeconds) < 1e15 else { return 0 }
+    var time = time_t(unixSeconds)
     var parts = tm()
     guard localtime_r(&time, &parts) != nil else { return 0 }
     return parts.tm_gmtoff
