@@ -1,17 +1,29 @@
 /// An IPv4 or IPv6 address as 16 bytes in network order (IPv4 in the first four).
 /// A value type with no C in it, so the model and its tests never touch the kernel.
+///
+/// The bytes are kept as two big-endian words, not an array: every row of every tick holds two or three
+/// addresses, and as arrays each was a heap object to allocate, retain, release and chase on every copy,
+/// compare and hash, which made that most of the time of a 100k-row tick.
 public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
     public let family: Family
+    /// Bytes 0-7 and 8-15, big-endian.
+    @usableFromInline let high: UInt64
+    @usableFromInline let low: UInt64
+
     /// Network-order bytes; for `.v4` only the first 4 are meaningful (the rest are zero).
-    public let bytes: [UInt8]
-    /// The same bytes as two big-endian words. Equality, hashing and ordering use these, not the array:
-    /// they run for every row of every tick, and on the array (reference counted) they were several
-    /// times slower. The table's row keys use them too.
-    let high: UInt64
-    let low: UInt64
+    /// Made on each use: code on a hot path reads `octet(_:)` instead.
+    public var bytes: [UInt8] { (0..<16).map(octet) }
+
+    /// Byte `index` (0-15) in network order, without making an array.
+    @inlinable
+    public func octet(_ index: Int) -> UInt8 {
+        precondition(index >= 0 && index < 16, "an address has 16 bytes")
+        let word = index < 8 ? high : low
+        return UInt8(truncatingIfNeeded: word >> (56 - 8 * UInt64(index % 8)))
+    }
 
     public init(v4 a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) {
-        self.init(family: .v4, normalized: [a, b, c, d] + [UInt8](repeating: 0, count: 12))
+        self.init(family: .v4, high: UInt64(a) << 56 | UInt64(b) << 48 | UInt64(c) << 40 | UInt64(d) << 32, low: 0)
     }
 
     /// `raw` holds 16 bytes in network order; IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) become IPv4,
@@ -19,19 +31,19 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
     public init(family: Family, raw: [UInt8]) {
         precondition(raw.count >= (family == .v4 ? 4 : 16), "IPAddress needs 4 or 16 bytes")
         if family == .v6, raw[0..<10].allSatisfy({ $0 == 0 }), raw[10] == 0xff, raw[11] == 0xff {
-            self.init(family: .v4, normalized: Array(raw[12..<16]) + [UInt8](repeating: 0, count: 12))
+            self.init(v4: raw[12], raw[13], raw[14], raw[15])
         } else if family == .v4 {
-            self.init(family: .v4, normalized: Array(raw[0..<4]) + [UInt8](repeating: 0, count: 12))
+            self.init(v4: raw[0], raw[1], raw[2], raw[3])
         } else {
-            self.init(family: .v6, normalized: Array(raw[0..<16]))
+            self.init(family: .v6, high: raw[0..<8].reduce(0) { $0 << 8 | UInt64($1) },
+                      low: raw[8..<16].reduce(0) { $0 << 8 | UInt64($1) })
         }
     }
 
-    private init(family: Family, normalized bytes: [UInt8]) {
+    private init(family: Family, high: UInt64, low: UInt64) {
         self.family = family
-        self.bytes = bytes
-        high = bytes[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
-        low = bytes[8..<16].reduce(0) { $0 << 8 | UInt64($1) }
+        self.high = high
+        self.low = low
     }
 
     public static let anyV4 = IPAddress(v4: 0, 0, 0, 0)
@@ -107,15 +119,15 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
     public var description: String {
         switch family {
         case .v4:
-            return "\(bytes[0]).\(bytes[1]).\(bytes[2]).\(bytes[3])"
+            return "\(octet(0)).\(octet(1)).\(octet(2)).\(octet(3))"
         case .v6:
-            return IPAddress.formatV6(bytes)
+            return formatV6()
         }
     }
 
     /// RFC 5952: lower-case hex, the longest run (2 or more) of zero groups compressed to "::".
-    private static func formatV6(_ b: [UInt8]) -> String {
-        let words = (0..<8).map { UInt16(b[2 * $0]) << 8 | UInt16(b[2 * $0 + 1]) }
+    private func formatV6() -> String {
+        let words = (0..<8).map { UInt16(octet(2 * $0)) << 8 | UInt16(octet(2 * $0 + 1)) }
         var bestStart = -1, bestLen = 0, i = 0
         while i < 8 {
             if words[i] == 0 {
@@ -130,16 +142,6 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
         let left = hex[0..<bestStart].joined(separator: ":")
         let right = hex[(bestStart + bestLen)...].joined(separator: ":")
         return left + "::" + right
-    }
-
-    public static func == (lhs: IPAddress, rhs: IPAddress) -> Bool {
-        lhs.family == rhs.family && lhs.high == rhs.high && lhs.low == rhs.low
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(family)
-        hasher.combine(high)
-        hasher.combine(low)
     }
 
     /// Every IPv4 address before every IPv6 one, then by bytes.
