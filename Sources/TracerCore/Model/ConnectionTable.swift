@@ -1,0 +1,220 @@
+/// The connection state between the kernel and its consumers (the seed's NetworkState): the live rows of
+/// the last poll, rows seeded from /proc, closed rows waiting to be seen, and what each client saw last.
+///
+/// Pure: the kernel layer hands it samples, each call is given the time, and it answers with values.
+public struct ConnectionTable: Sendable {
+    public let config: TableConfig
+    /// Listening ports, for the direction of rows whose origin the kernel did not see.
+    public var ports = PortMapping()
+
+    private let expiry: ExpiryPolicy
+    /// The last `update`'s kernel rows, minus the expired ones.
+    private var live: [ConnectionSample] = []
+    /// Connections that existed at start and that the kernel has not reported yet.
+    private var seeds: [ConnectionTuple: ConnectionSample] = [:]
+    private var closed: ClosedBuffer
+    private var clients: [String: ClientState] = [:]
+    private var totals = TableCounters()
+
+    public init(config: TableConfig = TableConfig()) {
+        self.config = config
+        expiry = ExpiryPolicy(config)
+        closed = ClosedBuffer(capacity: config.maxClosed)
+    }
+
+    public var counters: TableCounters {
+        var c = totals
+        c.trackedCount = live.count + seeds.count
+        c.closedPending = closed.count
+        c.clients = clients.count
+        return c
+    }
+
+    /// Adds connections that existed before start. They count from `now` (zero counters, no kernel entry)
+    /// and take room under `maxConnections`; those that do not fit are counted in `mapFullDrops`.
+    public mutating func seed(_ samples: [ConnectionSample], now: UInt64) {
+        let kernelTuples = Set(live.map(\.tuple))
+        for var row in samples where seeds[row.tuple] == nil && !kernelTuples.contains(row.tuple) {
+            guard live.count + seeds.count < config.maxConnections else {
+                totals.mapFullDrops += 1
+                continue
+            }
+            row.kernelKey = nil
+            row.sentBytes = 0
+            row.recvBytes = 0
+            row.retransmits = 0
+            row.firstSeen = now
+            row.lastActivity = now
+            seeds[row.tuple] = row
+        }
+    }
+
+    /// Takes one poll of the kernel: `live` is the whole map now, `ended` the connections that closed since
+    /// the last call (each exactly once). Returns the kernel keys of rows idle past their timeout, which the
+    /// caller deletes from the kernel map.
+    public mutating func update(live samples: [ConnectionSample], closed ended: [ConnectionSample],
+                                now: UInt64) -> [KernelKey] {
+        forgetIdleClients(now: now)
+
+        totals.closedReceived += UInt64(ended.count)
+        var endedKeys = Set<KernelKey>(minimumCapacity: ended.count)
+        for row in ended {
+            if let key = row.kernelKey { endedKeys.insert(key) }
+            // A seeded connection the kernel never counted still reports its close.
+            seeds.removeValue(forKey: row.tuple)
+            totals.closedBufferDrops += UInt64(closed.append(row))
+        }
+
+        // Usually nothing is dropped, and then the kernel's array is kept as it is, without a copy.
+        var dropped: [Int] = []
+        var expiredKeys: [KernelKey] = []
+        for i in samples.indices {
+            // The map may be read just before a close deletes the entry; the close is the final word.
+            if !endedKeys.isEmpty, let key = samples[i].kernelKey, endedKeys.contains(key) {
+                dropped.append(i)
+                continue
+            }
+            if !seeds.isEmpty { seeds.removeValue(forKey: samples[i].tuple) }
+            if expiry.isExpired(samples[i], now: now) {
+                countExpired(type: samples[i].tuple.type)
+                if let key = samples[i].kernelKey { expiredKeys.append(key) }
+                dropped.append(i)
+            }
+        }
+        if dropped.isEmpty {
+            live = samples
+        } else {
+            live = []
+            live.reserveCapacity(samples.count - dropped.count)
+            var next = 0
+            for i in samples.indices {
+                if next < dropped.count && dropped[next] == i { next += 1 } else { live.append(samples[i]) }
+            }
+        }
+
+        if !seeds.isEmpty {
+            expireSeeds(now: now)
+            evictSeedsOverCapacity()
+        }
+        releaseSeenClosedRows()
+        return expiredKeys
+    }
+
+    /// `client`'s view now: every live row, plus the closed rows it has not been shown yet (flagged `closed`;
+    /// shown once). `last*` count since this client's previous call, or since tracking began on its first.
+    /// `wallClockOffsetNs` turns the monotonic clock into unix time (wall minus monotonic, in ns).
+    public mutating func connections(client name: String, now: UInt64,
+                                     wallClockOffsetNs: Int64) -> [ConnectionStats] {
+        forgetIdleClients(now: now)
+        // A new client is shown every closed row still waiting, which is all of them before the first.
+        // Taken out of `clients` while in use, so that what it holds is not copied on write.
+        var client = clients.removeValue(forKey: name) ?? ClientState(lastPoll: now, nextClosedSeq: closed.oldestSeq)
+        let live = self.live, ports = self.ports
+        // Seeds and unseen closed rows are few next to the live rows, and copied into one array.
+        let seeded = Array(seeds.values)
+        let extra = seeded + closed.rows(from: client.nextClosedSeq)
+        let firstClosed = live.count + seeded.count
+
+        // Sorted before the rows are made, so each row is built once, in place.
+        var order: [RowOrder] = []
+        order.reserveCapacity(live.count + extra.count)
+        for i in live.indices { order.append(RowOrder(live[i], closed: false, index: i)) }
+        for i in extra.indices {
+            order.append(RowOrder(extra[i], closed: live.count + i >= firstClosed, index: live.count + i))
+        }
+        order.sort()
+
+        client.beginPoll(now: now, rows: order.count)
+        var rows: [ConnectionStats] = []
+        rows.reserveCapacity(order.count)
+        for (n, entry) in order.enumerated() {
+            let i = entry.index
+            // Each sample is borrowed straight from its array: copying it out first (retaining what it
+            // holds) cost more than the rest of making the row.
+            if i < live.count {
+                rows.append(Self.stats(live[i], at: entry, output: n, closed: false, client: &client, ports: ports,
+                                       wallClockOffsetNs: wallClockOffsetNs))
+            } else {
+                rows.append(Self.stats(extra[i - live.count], at: entry, output: n, closed: i >= firstClosed,
+                                       client: &client, ports: ports, wallClockOffsetNs: wallClockOffsetNs))
+            }
+        }
+        for (n, delta) in client.endPoll() {
+            rows[n].lastSentBytes = delta.sent
+            rows[n].lastRecvBytes = delta.recv
+            rows[n].lastRetransmits = delta.retransmits
+        }
+        client.nextClosedSeq = closed.nextSeq
+        clients[name] = client
+        releaseSeenClosedRows()
+        return rows
+    }
+
+    /// Forgets a client now (a JSON stream that ended), so its unseen closed rows stop holding the buffer.
+    public mutating func removeClient(_ name: String) {
+        clients.removeValue(forKey: name)
+        releaseSeenClosedRows()
+    }
+
+    private static func stats(_ sample: borrowing ConnectionSample, at position: RowOrder, output: Int, closed: Bool,
+                              client: inout ClientState, ports: PortMapping,
+                              wallClockOffsetNs: Int64) -> ConnectionStats {
+        let delta = client.delta(sample, at: position, output: output)
+        return ConnectionStats(
+            tuple: sample.tuple,
+            direction: DirectionResolver.direction(for: sample, ports: ports),
+            pid: sample.pid, comm: sample.comm,
+            monotonicSentBytes: sample.sentBytes, lastSentBytes: delta.sent,
+            monotonicRecvBytes: sample.recvBytes, lastRecvBytes: delta.recv,
+            monotonicRetransmits: sample.retransmits, lastRetransmits: delta.retransmits,
+            lastUpdateEpoch: Self.unixSeconds(sample.lastActivity, offset: wallClockOffsetNs),
+            firstSeen: sample.firstSeen, lastActivity: sample.lastActivity,
+            closed: closed, tcpState: sample.tcpState)
+    }
+
+    // MARK: - Bookkeeping
+
+    private mutating func countExpired(type: ConnectionType) {
+        switch type {
+        case .tcp: totals.expiredTCP += 1
+        case .udp: totals.expiredUDP += 1
+        }
+    }
+
+    private mutating func expireSeeds(now: UInt64) {
+        var expired: [ConnectionTuple] = []
+        for (tuple, row) in seeds where expiry.isExpired(row, now: now) {
+            expired.append(tuple)
+            countExpired(type: row.tuple.type)
+        }
+        for tuple in expired { seeds.removeValue(forKey: tuple) }
+    }
+
+    /// The kernel map is bounded by `maxConnections` itself; when its rows and the seeds together pass the
+    /// bound, seeds give way, since they carry no counts. Largest tuples first, so runs are reproducible.
+    private mutating func evictSeedsOverCapacity() {
+        let excess = min(live.count + seeds.count - config.maxConnections, seeds.count)
+        guard excess > 0 else { return }
+        for tuple in seeds.keys.sorted(by: >).prefix(excess) { seeds.removeValue(forKey: tuple) }
+        totals.mapFullDrops += UInt64(excess)
+    }
+
+    private mutating func forgetIdleClients(now: UInt64) {
+        let expiry = config.clientExpiry
+        guard clients.values.contains(where: { $0.isIdle(now: now, expiry: expiry) }) else { return }
+        clients = clients.filter { !$0.value.isIdle(now: now, expiry: expiry) }
+        releaseSeenClosedRows()
+    }
+
+    /// With no client yet, closed rows wait (within `maxClosed`) for the first one.
+    private mutating func releaseSeenClosedRows() {
+        guard let seenByAll = clients.values.lazy.map(\.nextClosedSeq).min() else { return }
+        closed.release(before: seenByAll)
+    }
+
+    private static func unixSeconds(_ monotonic: UInt64, offset: Int64) -> UInt64 {
+        let (ns, overflow) = Int64(clamping: monotonic).addingReportingOverflow(offset)
+        guard !overflow, ns > 0 else { return 0 }
+        return UInt64(ns) / TableConfig.nanosecondsPerSecond
+    }
+}
