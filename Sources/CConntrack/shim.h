@@ -8,4 +8,9 @@
 #include <netinet/in.h>
 #include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 
+/* CONNTRACK and NFCT_ALL_CT_GROUPS are macros built from other macros (and an OR of them): Swift imports
+ * neither. The subsystem to open, and the multicast groups of the event stream (NEW, UPDATE, DESTROY). */
+static inline uint8_t nt_ct_subsys_conntrack(void) { return CONNTRACK; }
+static inline unsigned nt_ct_all_groups(void) { return NFCT_ALL_CT_GROUPS; }
+
 #endif
