@@ -158,7 +158,7 @@ final class ConnectionTableTests: XCTestCase {
     /// Many ticks of churn (rows opening, closing, moving, being recreated) against a plain reference:
     /// each client's `last*` is what changed since what it was shown at its previous poll.
     func testDeltasMatchAReferenceUnderChurn() {
-        var rng = SplitMix64(seed: 42)
+        var rng = SplitMix(seed: 42)
         var table = ConnectionTable(config: TableConfig())
         struct Conn { var tuple: ConnectionTuple; var sent: UInt64; var recv: UInt64; var firstSeen: UInt64 }
         var open: [UInt64: Conn] = [:]          // cookie → connection
@@ -524,7 +524,7 @@ final class ConnectionTableTests: XCTestCase {
         var table = ConnectionTable(config: TableConfig(maxConnections: 200_000))
         // Tick k: row i has sent k * i bytes, last active at k seconds.
         func live(_ tick: UInt64) -> [ConnectionSample] {
-            var rng = SplitMix64(seed: tick)
+            var rng = SplitMix(seed: tick)
             var rows = (0..<n).map { i in
                 let t = ConnectionTuple(type: i % 4 == 0 ? .udp : .tcp, netns: UInt32(i % 7),
                                         source: IPAddress(v4: 10, 0, UInt8(i >> 16 & 0xff), UInt8(i >> 8 & 0xff)),
@@ -561,19 +561,6 @@ final class ConnectionTableTests: XCTestCase {
         #endif
         XCTAssertLessThan(bestMs, budgetMs, "update + connections for \(n) rows took \(bestMs) ms of CPU")
         print("update + connections, \(n) rows: \(bestMs) ms of CPU per tick")
-    }
-}
-
-/// A seeded generator, so the shuffled "kernel order" is the same on every run.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -30,3 +30,7 @@ enum ModelFixtures {
         KernelKey(cookie: cookie, peer: nil, peerPort: 0)
     }
 }
+
+/// The test target's seeded generator (ProcNetParserTests), usable with `shuffle(using:)` and
+/// `random(in:using:)`, so the model tests' "kernel order" and churn are the same on every run.
+extension SplitMix: RandomNumberGenerator {}
