@@ -13,9 +13,9 @@ final class ExpiryAndLimitTests: KernelTestCase {
                                     "--connected", "--echo", "--hold-ms", "8000"])
         let c = try client.waitFor("udp")[0]
         let root = Namespace.root.inode
-        let clientRow: (ConnectionTable) -> [Row] = { $0.find(type: "udp", sport: c.lport, dport: port, netNs: root) }
-        let serverRow: (ConnectionTable) -> [Row] = { $0.find(type: "udp", sport: port, dport: c.lport, netNs: root) }
-        let exact: (Row) -> Bool = { $0.latest.sent == 300 && $0.latest.recv == 300 }
+        let clientRow: (ObservedTable) -> [ObservedRow] = { $0.find(type: "udp", sport: c.lport, dport: port, netNs: root) }
+        let serverRow: (ObservedTable) -> [ObservedRow] = { $0.find(type: "udp", sport: port, dport: c.lport, netNs: root) }
+        let exact: (ObservedRow) -> Bool = { $0.latest.sent == 300 && $0.latest.recv == 300 }
         guard waitForRow(nettop, "idle client flow", match: clientRow, done: exact) != nil,
               waitForRow(nettop, "idle server flow", match: serverRow, done: exact) != nil else { return }
         let seenAt = Date()

@@ -20,7 +20,7 @@ final class RetransmitTests: KernelTestCase {
     }
 
     /// Client in namespace A sends `bytes` to a server in namespace B (v4 over a veth pair) and gets 1000 back.
-    private func transfer(dropping: Bool) throws -> (client: Row?, server: Row?) {
+    private func transfer(dropping: Bool) throws -> (client: ObservedRow?, server: ObservedRow?) {
         let sandbox = makeSandbox()
         let clientNs = try sandbox.makeNamespace(), serverNs = try sandbox.makeNamespace()
         let link = try sandbox.link(clientNs, serverNs)

@@ -35,7 +35,7 @@ final class ShortLivedTests: KernelTestCase {
 
         let root = Namespace.root.inode
         // Every connection: a client row (sent 2000, recv 1000) and a server row (the reverse), both seen closed.
-        func missing(_ t: ConnectionTable) -> (clients: [Int], servers: [Int]) {
+        func missing(_ t: ObservedTable) -> (clients: [Int], servers: [Int]) {
             var exactClients = Set<Int>(), exactServers = Set<Int>()
             for r in t.find(type: "tcp", dport: port, netNs: root) where r.latest.sent == 2000 && r.latest.recv == 1000 && r.seenClosed {
                 exactClients.insert(r.latest.sport)

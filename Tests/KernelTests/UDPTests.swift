@@ -86,7 +86,9 @@ final class UDPTests: KernelTestCase {
         let link = try sandbox.link(clientNs, serverNs)
         let nettop = try startNetTop()
         for (family, address) in [("v4", link.v4B), ("v6", link.v6B)] {
-            let server = try startPeer(["udp-server", "--bind", address, "--port", "0", "--expect-datagrams", "4", "--echo"],
+            // An explicit port (the namespace is the test's own, so it is free): a server bound to a port of its
+            // choosing is `incoming`; port 0 would leave the kernel's choice, like any client.
+            let server = try startPeer(["udp-server", "--bind", address, "--port", "7777", "--expect-datagrams", "4", "--echo"],
                                        in: serverNs)
             let port = try server.listeningPort()
             let lines = try runPeer(["udp-client", "--connect", address, "--port", "\(port)", "--datagrams", "4", "--size", "1200",

@@ -55,8 +55,8 @@ class KernelTestCase: XCTestCase {
     /// Waits until exactly one row matches `match` and `done` holds for it; asserts with the rows seen.
     @discardableResult
     func waitForRow(_ nettop: NetTopRunner, _ what: String, timeout: TimeInterval? = nil,
-                    match: @escaping (ConnectionTable) -> [Row], done: @escaping (Row) -> Bool = { _ in true },
-                    file: StaticString = #filePath, line: UInt = #line) -> Row? {
+                    match: @escaping (ObservedTable) -> [ObservedRow], done: @escaping (ObservedRow) -> Bool = { _ in true },
+                    file: StaticString = #filePath, line: UInt = #line) -> ObservedRow? {
         let ok = nettop.waitFor(timeout: timeout ?? rowTimeout) { t in
             let rows = match(t)
             return rows.count == 1 && done(rows[0])

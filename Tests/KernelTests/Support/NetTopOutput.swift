@@ -34,7 +34,7 @@ private func double(_ any: Any?) -> Double? {
 }
 
 /// One element of a tick's `connections`.
-struct Connection: Sendable, CustomStringConvertible {
+struct ObservedConnection: Sendable, CustomStringConvertible {
     var type = "", family = "", source = "", dest = "", direction = "", comm = ""
     var sport = 0, dport = 0, pid = 0
     var netNs: UInt64 = 0
@@ -68,7 +68,7 @@ struct Connection: Sendable, CustomStringConvertible {
         }
     }
 
-    var key: RowKey { RowKey(type: type, netNs: netNs, source: source, sport: sport, dest: dest, dport: dport) }
+    var key: ObservedKey { ObservedKey(type: type, netNs: netNs, source: source, sport: sport, dest: dest, dport: dport) }
 
     var description: String {
         "\(type)/\(family) \(source):\(sport) -> \(dest):\(dport) \(direction) pid=\(pid) comm=\(comm) netns=\(netNs) "
@@ -78,17 +78,17 @@ struct Connection: Sendable, CustomStringConvertible {
 }
 
 /// A tick's `stats`: every numeric field by name.
-struct Stats: Sendable {
+struct ObservedStats: Sendable {
     var values: [String: Double] = [:]
     subscript(_ key: String) -> Int? { values[key].map { Int($0) } }
 }
 
 /// One NDJSON line.
-struct Tick: Sendable {
+struct ObservedTick: Sendable {
     var timestamp: Double
     var backend: String
-    var connections: [Connection]
-    var stats: Stats
+    var connections: [ObservedConnection]
+    var stats: ObservedStats
 
     init?(line: String) {
         guard let data = line.data(using: .utf8),
@@ -96,8 +96,8 @@ struct Tick: Sendable {
               let conns = obj["connections"] as? [Any] else { return nil }
         timestamp = double(obj["timestamp"]) ?? 0
         backend = obj["backend"] as? String ?? ""
-        connections = conns.compactMap { ($0 as? [String: Any]).flatMap(Connection.init) }
-        var stats = Stats()
+        connections = conns.compactMap { ($0 as? [String: Any]).flatMap(ObservedConnection.init) }
+        var stats = ObservedStats()
         for (k, v) in obj["stats"] as? [String: Any] ?? [:] {
             if let d = double(v), !(v is Bool) { stats.values[k] = d }
         }
@@ -106,7 +106,7 @@ struct Tick: Sendable {
 }
 
 /// A row's identity across ticks: (type, net_ns, source, sport, dest, dport).
-struct RowKey: Hashable, Sendable {
+struct ObservedKey: Hashable, Sendable {
     let type: String
     let netNs: UInt64
     let source: String
@@ -116,8 +116,8 @@ struct RowKey: Hashable, Sendable {
 }
 
 /// What the test saw of one row over all ticks.
-struct Row: Sendable, CustomStringConvertible {
-    var latest: Connection
+struct ObservedRow: Sendable, CustomStringConvertible {
+    var latest: ObservedConnection
     var seenClosed = false
     var firstTick: Int
     var lastTick: Int
@@ -130,19 +130,19 @@ struct Row: Sendable, CustomStringConvertible {
 }
 
 /// Everything nettop printed, accumulated: each row's latest monotonic values and whether it was seen closed.
-struct ConnectionTable: Sendable {
-    private(set) var rows: [RowKey: Row] = [:]
+struct ObservedTable: Sendable {
+    private(set) var rows: [ObservedKey: ObservedRow] = [:]
     private(set) var tickCount = 0
     /// How many rows the latest tick listed.
     private(set) var lastTickRowCount = 0
-    private(set) var lastStats = Stats()
+    private(set) var lastStats = ObservedStats()
     private(set) var backends: Set<String> = []
     private(set) var undecodable: [String] = []
     /// Highest value each stat reached.
     private(set) var maxStats: [String: Double] = [:]
 
     mutating func ingest(_ line: String) {
-        guard let tick = Tick(line: line) else {
+        guard let tick = ObservedTick(line: line) else {
             if undecodable.count < 5 { undecodable.append(String(line.prefix(300))) }
             return
         }
@@ -164,7 +164,7 @@ struct ConnectionTable: Sendable {
                 row.maxRetransmits = max(row.maxRetransmits, c.retransmits)
                 rows[key] = row
             } else {
-                rows[key] = Row(latest: c, seenClosed: c.closed, firstTick: tickCount, lastTick: tickCount,
+                rows[key] = ObservedRow(latest: c, seenClosed: c.closed, firstTick: tickCount, lastTick: tickCount,
                                 maxSent: c.sent, maxRecv: c.recv, maxRetransmits: c.retransmits)
             }
         }
@@ -172,7 +172,7 @@ struct ConnectionTable: Sendable {
 
     /// Rows matching every given part of the tuple.
     func find(type: String? = nil, sport: Int? = nil, dport: Int? = nil, source: String? = nil, dest: String? = nil,
-              netNs: UInt64? = nil) -> [Row] {
+              netNs: UInt64? = nil) -> [ObservedRow] {
         let src = source.map(canonicalAddress), dst = dest.map(canonicalAddress)
         return rows.values.filter { r in
             (type == nil || r.latest.type == type) && (sport == nil || r.latest.sport == sport)
@@ -182,5 +182,5 @@ struct ConnectionTable: Sendable {
     }
 
     /// Rows that involve `port` at either end (for failure messages).
-    func involving(port: Int) -> [Row] { rows.values.filter { $0.latest.sport == port || $0.latest.dport == port } }
+    func involving(port: Int) -> [ObservedRow] { rows.values.filter { $0.latest.sport == port || $0.latest.dport == port } }
 }

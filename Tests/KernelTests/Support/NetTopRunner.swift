@@ -30,7 +30,7 @@ final class NetTopRunner: @unchecked Sendable {
     let arguments: [String]
     private var child: ChildProcess!
     private let lock = NSLock()
-    private var accumulated = ConnectionTable()
+    private var accumulated = ObservedTable()
     private var rawTail: [String] = []
 
     init(extraArguments: [String] = [], interval: Double = 0.2) throws {
@@ -52,7 +52,7 @@ final class NetTopRunner: @unchecked Sendable {
         }
     }
 
-    var table: ConnectionTable { lock.withLock { accumulated } }
+    var table: ObservedTable { lock.withLock { accumulated } }
     var pid: Int32 { child.pid }
     var stderr: String { child.stderr }
     var isRunning: Bool { child.isRunning }
@@ -74,7 +74,7 @@ final class NetTopRunner: @unchecked Sendable {
 
     /// Waits until `predicate` holds over everything seen so far; false on timeout (the caller asserts).
     @discardableResult
-    func waitFor(timeout: TimeInterval, _ predicate: (ConnectionTable) -> Bool) -> Bool {
+    func waitFor(timeout: TimeInterval, _ predicate: (ObservedTable) -> Bool) -> Bool {
         let end = Date().addingTimeInterval(timeout)
         while true {
             if predicate(table) { return true }

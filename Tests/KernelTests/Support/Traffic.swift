@@ -57,7 +57,7 @@ extension KernelTestCase {
     /// Waits for the row and checks every field against what the peers saw.
     @discardableResult
     func assertRow(_ nettop: NetTopRunner, _ e: ExpectedRow, checkPid: Bool = true, timeout: TimeInterval? = nil,
-                   file: StaticString = #filePath, line: UInt = #line) -> Row? {
+                   file: StaticString = #filePath, line: UInt = #line) -> ObservedRow? {
         let what = "\(e.what) \(e.type) \(e.source ?? "*"):\(e.sport) -> \(e.dest):\(e.dport) in \(e.netNs)"
         let row = waitForRow(nettop, what, timeout: timeout, match: {
             $0.find(type: e.type, sport: e.sport, dport: e.dport, source: e.source, dest: e.dest, netNs: e.netNs.inode)
