@@ -5,7 +5,7 @@ import XCTest
 
 /// The commands run end to end against a fake tracer, clock and terminal.
 final class RunCommandTests: XCTestCase {
-    private let rootMessage = "nettop: nettop needs root to load its BPF programs; run it with sudo."
+    private let rootMessage = "nettop: loading BPF programs needs root; run nettop with sudo."
 
     func testJSONWritesOneFlushedLinePerTickThenStops() throws {
         let world = FakeWorld()

@@ -42,7 +42,7 @@ struct AppEnvironment {
 }
 
 /// The message every BPF-loading path gives a user who is not root.
-let needsRootError = NetTopError(.noPermission, "nettop needs root to load its BPF programs; run it with sudo.")
+let needsRootError = NetTopError(.noPermission, "loading BPF programs needs root; run nettop with sudo.")
 
 private func localUTCOffset(at unixSeconds: Double) -> Int {
     // time_t(Double) traps outside its range; a tracer's timestamp is never that far off, but no trap.

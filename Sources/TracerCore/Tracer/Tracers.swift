@@ -5,7 +5,7 @@ public enum Tracers {
     /// Probes the kernel, picks the backend, loads and attaches the programs, reads the initial state.
     public static func open(config: TracerConfig) throws(NetTopError) -> any KernelTracing {
         guard geteuid() == 0 else {
-            throw NetTopError(.noPermission, "nettop needs root to load its BPF programs; run it with sudo.")
+            throw NetTopError(.noPermission, "loading BPF programs needs root; run nettop with sudo.")
         }
         let features = KernelFeatures.probe()
         let backend = try features.choose(config.backend, useBTF: config.useBTF).get()
