@@ -110,6 +110,25 @@ public final class ConntrackResolver: NATResolving {
         namespaces.removeAll()
     }
 
+    /// `nettop check`'s line: whether this namespace's conntrack table can be followed, and if not why.
+    public static func checkFinding(config: TracerConfig) -> String {
+        guard config.enableConntrack else { return "conntrack: off (--no-conntrack) — NAT translations are not shown" }
+        let path = "\(config.procRoot)/self/ns/net"
+        switch ConntrackNamespace.open(path: path, expectedInode: nil, receiveBuffer: Options().receiveBufferBytes) {
+        case .success(let ns):
+            defer { ns.close() }
+            switch ns.dumper.dump() {
+            case .success(let flows):
+                let nat = flows.filter(\.isNAT).count
+                return "conntrack: yes — netlink dump and events (\(flows.count) flows here, \(nat) NATed)"
+            case .failure(let e):
+                return "conntrack: no — " + ConntrackNamespace.OpenError(step: e.step, code: e.code).reason
+            }
+        case .failure(let error):
+            return "conntrack: no — " + error.reason
+        }
+    }
+
     // MARK: - Implementation
 
     /// Events since the last poll; a dump when some were lost.

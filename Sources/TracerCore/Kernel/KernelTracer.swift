@@ -18,6 +18,8 @@ final class KernelTracer: KernelTracing {
     private var netnsNamesRefreshed: UInt64 = 0
     private let releaseHook: Bool
     private var closed = false
+    /// NAT translations from conntrack (a no-op resolver with --no-conntrack).
+    private let nat: any NATResolving
 
     init(config: TracerConfig, backend: Backend) throws(NetTopError) {
         self.config = config
@@ -55,6 +57,9 @@ final class KernelTracer: KernelTracing {
         netnsNames = procFS.netnsNames()
         netnsNamesRefreshed = now
         stats.maxConnections = config.maxConnections
+        nat = config.enableConntrack
+            ? ConntrackResolver(options: .init(config: config, environment: ProcessInfo.processInfo.environment), now: now)
+            : NoNATResolver()
     }
 
     deinit { close() }
@@ -64,6 +69,7 @@ final class KernelTracer: KernelTracing {
         closed = true
         ring.close()
         bpf.close()
+        nat.close()
     }
 
     /// Settings into .rodata, map sizes, and which programs load.
@@ -97,6 +103,7 @@ final class KernelTracer: KernelTracing {
 
     func tick(client: String) throws(NetTopError) -> Snapshot {
         let started = monotonicNow()
+        nat.poll(now: started)
         let events = ring.drain()
         let entries = try map.dump()
         let now = monotonicNow()
@@ -147,7 +154,10 @@ final class KernelTracer: KernelTracing {
             netnsNames = procFS.netnsNames()
             netnsNamesRefreshed = now
         }
-        let rows = table.connections(client: client, now: now, wallClockOffsetNs: wallClockOffsetNs())
+        var rows = table.connections(client: client, now: now, wallClockOffsetNs: wallClockOffsetNs())
+        if nat.available {
+            for i in rows.indices { rows[i].conntrack = nat.translation(for: rows[i].tuple) }
+        }
         refreshStats()
         stats.pollMs = Double(monotonicNow() &- started) / 1e6
         return Snapshot(timestamp: unixNow(), backend: backendName, connections: rows, stats: stats,
@@ -165,6 +175,8 @@ final class KernelTracer: KernelTracing {
         stats.closedBufferDrops = model.closedBufferDrops
         stats.expiredTCP = model.expiredTCP
         stats.expiredUDP = model.expiredUDP
+        stats.conntrackResyncs = nat.counters.resyncs
+        stats.conntrackAvailable = nat.available
     }
 
     func debugJSON(_ topic: DebugTopic) throws(NetTopError) -> String {

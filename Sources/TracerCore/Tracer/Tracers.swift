@@ -22,6 +22,7 @@ public enum Tracers {
             "socket tracepoints: \(f.socketTracepoints ? "yes — sock:sock_send_length, sock:inet_sock_set_state" : f.tracefs ? "no" : "unknown until tracefs is mounted")",
             "kprobes: \(f.kprobes ? "yes" : "no — no kprobe_events in tracefs (CONFIG_KPROBES off)")",
             "cgroup v2: \(f.cgroup2 ? "yes — \(Mounts.cgroup2Path() ?? "")" : "no — closes of idle UDP sockets are noticed by timeout only")",
+            ConntrackResolver.checkFinding(config: config),
         ]
         switch f.choose(config.backend, useBTF: config.useBTF) {
         case .success(let backend):
