@@ -2,6 +2,8 @@
 #
 #   sudo make nettop [ARGS="--batch"]   set up the machine, build (release) and run nettop with ARGS
 #   sudo make test                      set up the machine, build and run the whole test suite
+#   sudo make vmtest KERNEL=6.1|6.12 [BACKEND=auto|tracepoint|kprobe|fentry] [NOBTF=1] [FILTER=regex] [CMD="..."]
+#                                       run the kernel tests (or CMD) under a Debian kernel in qemu; see scripts/vmtest/vmtest.sh
 #   make build                          build the release binary only (.build/release/nettop)
 #   make clean                          remove build products
 #
@@ -40,3 +42,12 @@ setup:
 
 clean:
 	rm -rf .build
+
+# The kernel tests (or CMD) under another Debian kernel, booted in qemu with this machine's / shared
+# read-only; scripts/vmtest/vmtest.sh documents the variables. KERNEL, BACKEND, NOBTF, TIMEOUT, ... reach
+# it through the environment (make exports variables given on its command line); CMD and FILTER are passed
+# as written, so `$` in them is the shell's or the regex's, not make's.
+vmtest_raw = '$(subst ','\'',$(value $(1)))'
+.PHONY: vmtest
+vmtest:
+	@CMD=$(call vmtest_raw,CMD) FILTER=$(call vmtest_raw,FILTER) scripts/vmtest/vmtest.sh
