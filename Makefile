@@ -5,6 +5,8 @@
 #   sudo make vmtest KERNEL=6.1|6.12 [BACKEND=auto|tracepoint|kprobe|fentry] [NOBTF=1] [FILTER=regex] [CMD="..."]
 #                                       run the kernel tests (or CMD) under a Debian kernel in qemu; see scripts/vmtest/vmtest.sh
 #   make build                          build the release binary only (.build/release/nettop)
+#   sudo make bench [BENCH_ARGS=...]    what nettop costs the traffic it watches, next to nethogs and iftop
+#                                       (about 10 minutes; table on stdout, bench-results/latest.json)
 #   make clean                          remove build products
 #
 # The set-up step (scripts/setup.sh) installs missing Debian/Ubuntu packages and mounts tracefs, bpffs and
@@ -21,7 +23,7 @@ endif
 SWIFT ?= swift
 ARGS ?=
 
-.PHONY: nettop build test setup clean
+.PHONY: nettop build test setup clean bench
 
 nettop: setup
 	$(SWIFT) build -c release --product nettop
@@ -35,7 +37,14 @@ build:
 test: setup
 	$(SWIFT) build --build-tests
 	bin="$$($(SWIFT) build --show-bin-path)" && \
-	NETTOP_BIN="$$bin/nettop" NETTOP_PEER="$$bin/nettop-peer" $(SWIFT) test --skip-build --no-parallel
+	NETTOP_BIN="$$bin/nettop" NETTOP_PEER="$$bin/nettop-peer" $(SWIFT) test --skip-build --no-parallel --disable-swift-testing
+
+# Bulk TCP, connection churn, UDP and idle connections, each with no monitor, nettop, nethogs and iftop
+# (Benchmarks/bench.py says how); bounded to well under 15 minutes. BENCH_ARGS go to bench.py.
+BENCH_ARGS ?=
+bench: setup
+	$(SWIFT) build -c release --product nettop
+	Benchmarks/run.sh $(BENCH_ARGS)
 
 setup:
 	@scripts/setup.sh
