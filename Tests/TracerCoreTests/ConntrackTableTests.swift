@@ -210,4 +210,19 @@ final class ConntrackTableTests: XCTestCase {
             XCTAssertEqual(t != nil, i >= 2500, "sport \(flow.original.sport)")
         }
     }
+
+    func testUnconnectedUDPSocketWithUnknownLocalAddressMatchesOnPortsAndRemote() {
+        var table = ConntrackTable()
+        table.apply([ConntrackEvent(.new, dnat(.udp, sport: 5000))], netns: router)
+        // A sendto() client's row: local address unknown (0.0.0.0), or :: for a dual-stack socket.
+        for local in ["0.0.0.0", "::"] {
+            let t = ModelFixtures.tuple(.udp, netns: client, local, 5000, "198.18.0.1", 80)
+            XCTAssertEqual(table.translation(for: t)?.replSrcIP, ip("10.0.2.2"), local)
+        }
+        XCTAssertNil(table.translation(for: ModelFixtures.tuple(.udp, netns: client, "0.0.0.0", 5001, "198.18.0.1", 80)))
+        table.apply([ConntrackEvent(.destroy, dnat(.udp, sport: 5000))], netns: router)
+        table.beginTick()
+        XCTAssertNil(table.translation(for: ModelFixtures.tuple(.udp, netns: client, "0.0.0.0", 5000, "198.18.0.1", 80)))
+        XCTAssertTrue(table.isEmpty, "the wildcard entries go with the flow")
+    }
 }

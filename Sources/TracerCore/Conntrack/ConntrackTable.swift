@@ -8,6 +8,9 @@
 /// original tuple, and a socket whose local end is the reply tuple's source (the server behind an SNAT or
 /// masquerade) matches the reply tuple.
 ///
+/// A socket end whose local address is unknown (0.0.0.0 or ::, as for an unconnected UDP socket) matches
+/// on its port and remote end alone.
+///
 /// Destroyed flows are kept for the rest of the tick in which their destruction was applied (the next
 /// `beginTick()` removes them), so a NATed connection that lived a few milliseconds still resolves when
 /// its closed row is shown. At most `destroyedCapacity` are kept; older ones are dropped first, counted.
@@ -31,10 +34,22 @@ public struct ConntrackTable: Sendable {
             local = e.src; lport = e.sport; remote = e.dst; rport = e.dport
         }
 
+        /// A socket whose local address is not known (an unconnected UDP socket bound to the wildcard)
+        /// looks up by ports and remote end only.
         init(_ t: ConnectionTuple) {
             type = t.type
-            local = t.source; lport = t.sport; remote = t.dest; rport = t.dport
+            local = t.source.isUnspecified ? LookupKey.unspecified(t.dest.family) : t.source
+            lport = t.sport; remote = t.dest; rport = t.dport
         }
+
+        /// The same key without the local address.
+        var wildcard: LookupKey {
+            var k = self
+            k.local = LookupKey.unspecified(local.family)
+            return k
+        }
+
+        static func unspecified(_ family: Family) -> IPAddress { family == .v4 ? .anyV4 : .anyV6 }
     }
 
     /// One flow that answers a lookup key.
@@ -232,11 +247,15 @@ public struct ConntrackTable: Sendable {
         }
     }
 
+    /// Each end of the flow under its full key and under its key without the local address.
     private mutating func addIndex(_ flow: ConntrackFlow, id: UInt64, netns: UInt32, destroyed: Bool) {
-        add(LookupKey(type: flow.type, flow.original),
-            Candidate(id: id, netns: netns, destroyed: destroyed, translation: flow.translationForOriginal))
-        add(LookupKey(type: flow.type, flow.reply),
-            Candidate(id: id, netns: netns, destroyed: destroyed, translation: flow.translationForReply))
+        let original = LookupKey(type: flow.type, flow.original), reply = LookupKey(type: flow.type, flow.reply)
+        let fromOriginal = Candidate(id: id, netns: netns, destroyed: destroyed, translation: flow.translationForOriginal)
+        let fromReply = Candidate(id: id, netns: netns, destroyed: destroyed, translation: flow.translationForReply)
+        add(original, fromOriginal)
+        add(original.wildcard, fromOriginal)
+        add(reply, fromReply)
+        add(reply.wildcard, fromReply)
     }
 
     private mutating func add(_ key: LookupKey, _ candidate: Candidate) {
@@ -251,8 +270,8 @@ public struct ConntrackTable: Sendable {
     }
 
     private mutating func unindex(_ flow: ConntrackFlow, id: UInt64) {
-        remove(LookupKey(type: flow.type, flow.original), id: id)
-        remove(LookupKey(type: flow.type, flow.reply), id: id)
+        let original = LookupKey(type: flow.type, flow.original), reply = LookupKey(type: flow.type, flow.reply)
+        for key in [original, original.wildcard, reply, reply.wildcard] { remove(key, id: id) }
     }
 
     private mutating func remove(_ key: LookupKey, id: UInt64) {

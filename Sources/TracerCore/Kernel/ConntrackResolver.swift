@@ -89,6 +89,9 @@ public final class ConntrackResolver: NATResolving {
     /// The inodes of the namespaces being followed.
     public var followedNamespaces: [UInt32] { namespaces.keys.sorted() }
 
+    /// The live NAT flows known in one namespace (tests, diagnosis).
+    public func flows(netns: UInt32) -> [ConntrackFlow] { table.flows(netns: netns) }
+
     public func poll(now: UInt64) {
         guard available, !closed else { return }
         table.beginTick()
