@@ -12,6 +12,8 @@ final class NATTests: KernelTestCase {
     func testDNATTCPv6ClientShowsTheServersRealEndpoint() throws { try dnatTCP(v6: true) }
     func testDNATUDPv4ClientShowsTheServersRealEndpoint() throws { try dnatUDP(v6: false) }
     func testDNATUDPv6ClientShowsTheServersRealEndpoint() throws { try dnatUDP(v6: true) }
+    /// sendto() on an unconnected socket: the row's local address may be unknown; ports and remote suffice.
+    func testDNATUnconnectedUDPClientShowsTheServersRealEndpoint() throws { try dnatUDP(v6: false, connected: false) }
 
     private func dnatTCP(v6: Bool) throws {
         let sandbox = makeSandbox()
@@ -35,7 +37,7 @@ final class NATTests: KernelTestCase {
         XCTAssertEqual(row?.latest.family, v6 ? "v6" : "v4")
     }
 
-    private func dnatUDP(v6: Bool) throws {
+    private func dnatUDP(v6: Bool, connected: Bool = true) throws {
         let sandbox = makeSandbox()
         let topo = try NATTopology(sandbox: sandbox)
         let nettop = try startNetTop()
@@ -45,12 +47,13 @@ final class NATTests: KernelTestCase {
         let port = try server.listeningPort()
         try topo.dnat(proto: "udp", v6: v6, vport: 5353, serverPort: port)
         let events = try runPeer(["udp-client", "--connect", vip, "--port", "5353", "--datagrams", "3", "--size", "200",
-                                  "--connected", "--echo", "--hold-ms", "300", "--timeout-ms", "20000"], in: topo.client)
+                                  "--echo", "--hold-ms", "300", "--timeout-ms", "20000"] + (connected ? ["--connected"] : []),
+                                 in: topo.client)
         try server.finish()
         let client = try XCTUnwrap(events.first { $0.event == "udp" })
         let expected = NATFields(srcIP: serverIP, sport: port, dstIP: clientIP, dport: client.lport)
-        waitForNAT(nettop, "client end \(v6 ? "v6" : "v4") udp → VIP", expected, type: "udp", ns: topo.client,
-                   source: clientIP, sport: client.lport, dest: vip, dport: 5353)
+        waitForNAT(nettop, "client end \(v6 ? "v6" : "v4") \(connected ? "connected" : "unconnected") udp → VIP", expected,
+                   type: "udp", ns: topo.client, source: connected ? clientIP : nil, sport: client.lport, dest: vip, dport: 5353)
     }
 
     // MARK: - SNAT / masquerade, seen from the server
@@ -240,7 +243,7 @@ final class NATTests: KernelTestCase {
     /// Waits for exactly one row with this tuple whose `conntrack` is `expected` (and seen closed, if asked).
     @discardableResult
     private func waitForNAT(_ nettop: NetTopRunner, _ what: String, _ expected: NATFields, type: String, ns: Namespace,
-                            source: String, sport: Int, dest: String, dport: Int, closed: Bool = false,
+                            source: String?, sport: Int, dest: String, dport: Int, closed: Bool = false,
                             file: StaticString = #filePath, line: UInt = #line) -> ObservedRow? {
         let row = waitForRow(nettop, what, match: {
             $0.find(type: type, sport: sport, dport: dport, source: source, dest: dest, netNs: ns.inode)
