@@ -54,7 +54,8 @@ final class ExpiryAndLimitTests: KernelTestCase {
         XCTAssertEqual(t.lastStats["tracked"], 100, "stats.tracked")
         XCTAssertGreaterThanOrEqual((t.lastStats["tracked"] ?? 0) + (t.lastStats["map_full_drops"] ?? 0), 2 * n,
                                     "tracked + map_full_drops covers all 600 socket ends")
-        XCTAssertLessThanOrEqual(t.lastTickRowCount, 100, "rows listed in a tick")
+        // Closed rows of other host connections may come on top; live rows are bounded by the limit.
+        XCTAssertLessThanOrEqual(t.lastTickLiveRowCount, 100, "live rows listed in a tick")
         client.closeStdin()
         try client.finish()
         try server.finish()

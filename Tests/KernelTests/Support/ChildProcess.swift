@@ -9,7 +9,7 @@ final class ChildProcess: @unchecked Sendable {
     private let stdinPipe = Pipe()
     private let lock = NSLock()
     private var stderrText = ""
-    private var stdoutClosed = false
+    private var stdoutIsClosed = false
     private var stdinClosed = false
     private let onLine: @Sendable (String) -> Void
 
@@ -37,21 +37,36 @@ final class ChildProcess: @unchecked Sendable {
     var isRunning: Bool { process.isRunning }
 
     var stderr: String { lock.withLock { stderrText } }
+    var stdoutClosed: Bool { lock.withLock { stdoutIsClosed } }
 
     private func readLines(_ handle: FileHandle) {
-        var pending = Data()
+        // Only the newly read bytes are searched for newlines: a tick of thousands of rows is one long line
+        // arriving in many chunks, and rescanning it from the start each time would be quadratic.
+        var pending: [UInt8] = []
         while true {
             let chunk = handle.availableData
             if chunk.isEmpty { break }
-            pending.append(chunk)
-            while let nl = pending.firstIndex(of: 10) {
-                let line = String(decoding: pending[pending.startIndex..<nl], as: UTF8.self)
-                pending.removeSubrange(pending.startIndex...nl)
-                onLine(line)
+            var searchFrom = pending.count
+            pending.append(contentsOf: chunk)
+            var lineStart = 0
+            while let nl = ChildProcess.newline(in: pending, from: searchFrom) {
+                onLine(String(decoding: pending[lineStart..<nl], as: UTF8.self))
+                lineStart = nl + 1
+                searchFrom = lineStart
             }
+            if lineStart > 0 { pending.removeFirst(lineStart) }
         }
         if !pending.isEmpty { onLine(String(decoding: pending, as: UTF8.self)) }
-        lock.withLock { stdoutClosed = true }
+        try? handle.close()
+        lock.withLock { stdoutIsClosed = true }
+    }
+
+    /// Index of the next "\n" at or after `from` (memchr: this loop sees every byte nettop prints).
+    private static func newline(in bytes: [UInt8], from: Int) -> Int? {
+        bytes.withUnsafeBufferPointer { b -> Int? in
+            guard from < b.count, let base = b.baseAddress, let hit = memchr(base + from, 10, b.count - from) else { return nil }
+            return UnsafeRawPointer(hit) - UnsafeRawPointer(base)
+        }
     }
 
     private func readStderr(_ handle: FileHandle) {
@@ -60,13 +75,15 @@ final class ChildProcess: @unchecked Sendable {
             if chunk.isEmpty { break }
             lock.withLock { stderrText += String(decoding: chunk, as: UTF8.self) }
         }
+        try? handle.close()
     }
 
     /// Writes one line to the child's stdin.
     func writeLine(_ line: String) {
         lock.withLock {
             guard !stdinClosed else { return }
-            stdinPipe.fileHandleForWriting.write(Data((line + "\n").utf8))
+            // A child that already exited makes this EPIPE (SIGPIPE is ignored in the test process).
+            try? stdinPipe.fileHandleForWriting.write(contentsOf: Data((line + "\n").utf8))
         }
     }
 
@@ -87,7 +104,7 @@ final class ChildProcess: @unchecked Sendable {
         }
         // Give the reader thread a moment to deliver the last lines.
         let drainEnd = Date().addingTimeInterval(2)
-        while !lock.withLock({ stdoutClosed }) && Date() < drainEnd { usleep(5_000) }
+        while !lock.withLock({ stdoutIsClosed }) && Date() < drainEnd { usleep(5_000) }
         return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
     }
 

@@ -6,6 +6,9 @@ import Glibc
 
 /// Canonical text of an address, so "::1" and "0:0:0:0:0:0:0:1" compare equal.
 func canonicalAddress(_ s: String) -> String {
+    // Dotted quads are printed canonically already; only IPv6 text has several spellings.
+    // (utf8.contains: Foundation's String.contains goes through NSString, far slower.)
+    if !s.utf8.contains(0x3a) { return s }
     var buf = [CChar](repeating: 0, count: 64)
     var v6 = in6_addr(), v4 = in_addr()
     if s.contains(":"), inet_pton(AF_INET6, s, &v6) == 1 {
@@ -41,7 +44,9 @@ struct ObservedConnection: Sendable, CustomStringConvertible {
     var sent = 0, lastSent = 0, recv = 0, lastRecv = 0
     var retransmits = 0, lastRetransmits = 0
     var closed = false
-    var conntrack: String?   // the object's JSON text, or nil for null
+    var conntrack: [String: String]?   // repl_src_ip, repl_sport, ... as text; nil for null
+
+    init() {}
 
     init?(_ d: [String: Any]) {
         guard let type = d["type"] as? String, let sport = int(d["sport"]), let dport = int(d["dport"]) else { return nil }
@@ -62,9 +67,11 @@ struct ObservedConnection: Sendable, CustomStringConvertible {
         retransmits = int(d["monotonic_retransmits"]) ?? -1
         lastRetransmits = int(d["last_retransmits"]) ?? -1
         closed = d["closed"] as? Bool ?? false
-        if let ct = d["conntrack"], !(ct is NSNull),
-           let data = try? JSONSerialization.data(withJSONObject: ct, options: [.sortedKeys]) {
-            conntrack = String(decoding: data, as: UTF8.self)
+        if let ct = d["conntrack"] as? [String: Any] {
+            conntrack = ct.mapValues { v in
+                if let n = v as? NSNumber { return n.stringValue }
+                return v as? String ?? "\(v)"
+            }
         }
     }
 
@@ -73,7 +80,7 @@ struct ObservedConnection: Sendable, CustomStringConvertible {
     var description: String {
         "\(type)/\(family) \(source):\(sport) -> \(dest):\(dport) \(direction) pid=\(pid) comm=\(comm) netns=\(netNs) "
             + "sent=\(sent) (+\(lastSent)) recv=\(recv) (+\(lastRecv)) retrans=\(retransmits) closed=\(closed)"
-            + (conntrack.map { " conntrack=\($0)" } ?? "")
+            + (conntrack.map { ct in " conntrack={" + ct.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") + "}" } ?? "")
     }
 }
 
@@ -90,7 +97,19 @@ struct ObservedTick: Sendable {
     var connections: [ObservedConnection]
     var stats: ObservedStats
 
+    init(timestamp: Double, backend: String, connections: [ObservedConnection], stats: ObservedStats) {
+        self.timestamp = timestamp
+        self.backend = backend
+        self.connections = connections
+        self.stats = stats
+    }
+
+    /// Decodes one line: the fast scanner, or JSONSerialization should the line surprise it.
     init?(line: String) {
+        if let tick = TickScanner.tick(line) {
+            self = tick
+            return
+        }
         guard let data = line.data(using: .utf8),
               let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
               let conns = obj["connections"] as? [Any] else { return nil }
@@ -133,21 +152,26 @@ struct ObservedRow: Sendable, CustomStringConvertible {
 struct ObservedTable: Sendable {
     private(set) var rows: [ObservedKey: ObservedRow] = [:]
     private(set) var tickCount = 0
-    /// How many rows the latest tick listed.
+    /// How many rows the latest tick listed, and how many of them were live (not `closed`).
     private(set) var lastTickRowCount = 0
+    private(set) var lastTickLiveRowCount = 0
     private(set) var lastStats = ObservedStats()
     private(set) var backends: Set<String> = []
     private(set) var undecodable: [String] = []
     /// Highest value each stat reached.
     private(set) var maxStats: [String: Double] = [:]
 
-    mutating func ingest(_ line: String) {
-        guard let tick = ObservedTick(line: line) else {
+    mutating func ingest(_ line: String) { ingest(ObservedTick(line: line), line: line) }
+
+    /// Adds one decoded line (decoding is done outside the lock that guards the table).
+    mutating func ingest(_ decoded: ObservedTick?, line: String) {
+        guard let tick = decoded else {
             if undecodable.count < 5 { undecodable.append(String(line.prefix(300))) }
             return
         }
         tickCount += 1
         lastTickRowCount = tick.connections.count
+        lastTickLiveRowCount = tick.connections.filter { !$0.closed }.count
         lastStats = tick.stats
         backends.insert(tick.backend)
         for (k, v) in tick.stats.values { maxStats[k] = max(maxStats[k] ?? v, v) }

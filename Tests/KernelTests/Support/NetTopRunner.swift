@@ -39,17 +39,53 @@ final class NetTopRunner: @unchecked Sendable {
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw KernelTestError("nettop binary not found at \(path) (build it, or set NETTOP_BIN)")
         }
-        child = try ChildProcess(label: "nettop", executable: path, arguments: arguments) { [weak self] line in
-            self?.ingest(line)
+        // The pipe reader only queues lines; a second thread decodes them. So however busy the host (thousands
+        // of rows a tick) nettop never blocks writing to its stdout because of the test.
+        let queue = lineQueue
+        child = try ChildProcess(label: "nettop", executable: path, arguments: arguments) { line in
+            queue.condition.lock()
+            queue.lines.append(line)
+            queue.condition.signal()
+            queue.condition.unlock()
+        }
+        Thread.detachNewThread { [self] in decodeLines() }
+    }
+
+    private final class LineQueue: @unchecked Sendable {
+        let condition = NSCondition()
+        var lines: [String] = []
+        var finished = false
+    }
+    private let lineQueue = LineQueue()
+
+    private func decodeLines() {
+        while true {
+            lineQueue.condition.lock()
+            while lineQueue.lines.isEmpty && !lineQueue.finished {
+                _ = lineQueue.condition.wait(until: Date().addingTimeInterval(0.5))
+                if lineQueue.lines.isEmpty && !child.isRunning && child.stdoutClosed { lineQueue.finished = true }
+            }
+            let batch = lineQueue.lines
+            lineQueue.lines = []
+            let done = lineQueue.finished && batch.isEmpty
+            lineQueue.condition.unlock()
+            if done { return }
+            for line in batch {
+                let tick = ObservedTick(line: line)
+                lock.withLock {
+                    accumulated.ingest(tick, line: line)
+                    rawTail.append(String(line.prefix(2000)))
+                    if rawTail.count > 3 { rawTail.removeFirst() }
+                }
+            }
         }
     }
 
-    private func ingest(_ line: String) {
-        lock.withLock {
-            accumulated.ingest(line)
-            rawTail.append(String(line.prefix(2000)))
-            if rawTail.count > 3 { rawTail.removeFirst() }
-        }
+    /// Lines read but not yet decoded (the decoder's backlog).
+    var backlog: Int {
+        lineQueue.condition.lock()
+        defer { lineQueue.condition.unlock() }
+        return lineQueue.lines.count
     }
 
     var table: ObservedTable { lock.withLock { accumulated } }
@@ -105,5 +141,9 @@ final class NetTopRunner: @unchecked Sendable {
         return nil
     }
 
-    func kill() { child.terminate() }
+    /// Ends nettop without judging its exit (the test already failed).
+    func kill() {
+        lock.withLock { stopped = true }
+        child.terminate()
+    }
 }
