@@ -27,11 +27,13 @@ struct ViewOptions: Sendable, Equatable {
     /// shuffling.
     func apply(to rows: [ConnectionStats]) -> [ConnectionStats] {
         let kept = rows.filter(matches)
-        let key = sort, reverse = reverse
-        return kept.sorted { a, b in
-            if let order = key.precedes(a, b) { return order != reverse }
-            return Self.tieBreak(a, b)
-        }
+        return kept.sorted(by: precedes)
+    }
+
+    /// The display order of two rows: the sort key (flipped by `reverse`), then `tieBreak`.
+    func precedes(_ a: ConnectionStats, _ b: ConnectionStats) -> Bool {
+        if let order = sort.precedes(a, b) { return order != reverse }
+        return Self.tieBreak(a, b)
     }
 
     func apply(to snapshot: Snapshot) -> Snapshot {
