@@ -1,12 +1,91 @@
-// PLACEHOLDER for the interactive ncurses UI (a later issue replaces this file).
-// `NetTopCommand.execute` calls `InteractiveUI.run` when neither --batch nor --json is given, after the
-// usage and root checks; the UI gets the parsed view and tracer options and the environment.
+#if canImport(Glibc)
+import Glibc
+#endif
 import TracerCore
 
+/// `nettop` with neither --batch nor --json: the full-screen UI.
+///
+/// `NetTopCommand.execute` calls `run` after the usage and root checks. The order here matters: the
+/// terminal is checked first (no BPF loading for a UI that cannot be shown), the signal watcher is
+/// installed before ncurses (so ncurses leaves SIGINT/SIGTERM to it), and the tracer is opened before the
+/// terminal is taken (its errors print as plain lines). The terminal is given back by `defer` on every way
+/// out — q, a stop signal, a tracer error — before any error is reported.
 enum InteractiveUI {
+    /// The exit status when the UI cannot be shown here (no terminal, TERM unset, dumb or unknown): the
+    /// interactive feature is unavailable, and the message points at --batch.
+    static let unavailableStatus: Int32 = 69
+
     static func run(view: ViewOptions, tracer: TracerArguments, interval: Double,
                     environment env: AppEnvironment) -> Int32 {
-        env.writeError("nettop: the interactive UI is not available yet; use --batch or --json")
-        return 69
+        run(view: view, tracer: tracer, interval: interval, environment: env, terminalCheck: .live) { term throws(NetTopError) in
+            try CursesTerminal.open(term: term, wakeSignals: SignalWatcher.stopSignals)
+        }
+    }
+
+    /// `run` with the terminal check and the terminal itself passed in, for tests.
+    static func run(view: ViewOptions, tracer: TracerArguments, interval: Double, environment env: AppEnvironment,
+                    terminalCheck: TerminalCheck,
+                    openTerminal: (String) throws(NetTopError) -> any TerminalDevice) -> Int32 {
+        guard let term = terminalCheck.usableTerm else {
+            env.writeError("nettop: " + (terminalCheck.problem ?? "no terminal."))
+            return unavailableStatus
+        }
+        do throws(NetTopError) {
+            let waiter = try env.makeWaiter()
+            defer { waiter.close() }
+            let source = try env.openTracer(tracer.config)
+            defer { source.close() }
+            let terminal = try openTerminal(term)
+            defer { terminal.close() }
+            let state = ViewState(view: view, interval: interval)
+            let model = UIModel(hostname: hostName(), state: state, size: terminal.size,
+                                utcOffsetSeconds: env.utcOffset(Double(time(nil))))
+            let loop = UIRunLoop(model: model, source: source, waiter: waiter, terminal: terminal,
+                                 clock: env.monotonicSeconds)
+            return try loop.run()
+        } catch {
+            // An unknown TERM is reported here too (as `.unavailable`, so also 69).
+            return env.report(error, debug: tracer.debug)
+        }
+    }
+
+    private static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// Whether this process can show a full-screen UI: both ends on a terminal, and a TERM that can draw.
+struct TerminalCheck: Equatable, Sendable {
+    var standardInputIsTerminal: Bool
+    var standardOutputIsTerminal: Bool
+    var term: String?
+
+    static var live: TerminalCheck {
+        TerminalCheck(standardInputIsTerminal: isatty(STDIN_FILENO) == 1,
+                      standardOutputIsTerminal: isatty(STDOUT_FILENO) == 1,
+                      term: getenv("TERM").map { String(cString: $0) })
+    }
+
+    /// TERM, when the UI can run.
+    var usableTerm: String? { problem == nil ? term : nil }
+
+    /// One sentence saying why the UI cannot run here and what to run instead; nil when it can.
+    var problem: String? {
+        let instead = "run nettop --batch for a plain-text table (or --json for NDJSON)."
+        guard standardOutputIsTerminal else {
+            return "the interactive UI needs a terminal, and standard output is not one; \(instead)"
+        }
+        guard standardInputIsTerminal else {
+            return "the interactive UI reads keys from a terminal, and standard input is not one; \(instead)"
+        }
+        guard let term, !term.isEmpty else {
+            return "TERM is not set, so the interactive UI cannot draw; set it (e.g. TERM=xterm-256color) or \(instead)"
+        }
+        guard term != "dumb" else {
+            return "TERM=dumb cannot show a full-screen UI; \(instead)"
+        }
+        return nil
     }
 }
