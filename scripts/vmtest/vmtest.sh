@@ -21,7 +21,9 @@
 #   CMD       run this bash command instead of the tests (no host build unless BUILD=1). It runs in the
 #             repository directory, with NETTOP_BIN, NETTOP_PEER (and the BACKEND/NOBTF variables) set.
 #   TIMEOUT   bound on the whole VM run, as for timeout(1) (default: 20m). MEM (2G), SMP (2) and
-#             APPEND (extra kernel command line) tune the VM. SKIP_BUILD=1 (or --no-build) skips the build.
+#             APPEND (extra kernel command line) tune the VM. SKIP_BUILD=1 (or --no-build) skips the build
+#             (use the bundle already in .build, e.g. while the tree does not compile). VERBOSE=1 prints the
+#             guest's uptime at each step of its init.
 #
 # What happens:
 #   1. Missing host packages are installed with apt (qemu-system-x86, busybox-static, kmod, cpio).
@@ -36,16 +38,20 @@
 #      (the guest puts a tmpfs overlay on top and chroots into it, so every host path is the same path in
 #      the guest) and a temporary writable directory that carries vm.env and cmd in and output, rc
 #      (and init-error) out. See scripts/vmtest/init for the guest side: kernel file systems, the kernel's
-#      config at /boot/config-VER and modules at /lib/modules/VER, lo up, optional BTF hiding.
+#      config at /boot/config-VER and modules at /lib/modules/VER (module autoloading, e.g. veth and
+#      nf_tables, runs the host's modprobe in the chroot), a fresh /run (no host netns names), lo up,
+#      optional BTF hiding. Everything else, /tmp included, is the host's, read-only below the overlay.
 #   6. The console (ttyS0) streams to the terminal and to .build/vmtest/logs/KVER-DATE.log; the command's
 #      own output is kept beside it as KVER-DATE.output.
 #
 # Exit status: the guest command's exit status; 124 if the run timed out; 125 if the guest stopped without
-# reporting one (kernel panic, init failure: see the log); other non-zero codes for host-side failures.
+# reporting one (kernel panic, init failure: see the log); 2 for host-side failures. make itself exits 2
+# whenever the recipe fails and shows the script's status as "Error N".
 # Temporary files are removed on every exit path, and qemu dies with this script (setpriv --pdeathsig).
 #
-# Timing (2 cores, TCG): boot to the command about 5–8 s; every exec of a dynamic binary about 0.1 s. Run
-# one VM at a time.
+# Timing (2 busy cores, TCG): boot to the command 8–15 s, power-off and qemu ~4 s more; an exec of a small
+# dynamic binary ~0.1 s, a start of the debug nettop ~3 s, a Swift crash backtrace 2–15 s. Run one VM at
+# a time.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -228,7 +234,7 @@ chmod 777 "$OUT"
 q() { local v=${1//\'/\'\\\'\'}; printf "'%s'" "$v"; }
 {
     echo "VMTEST_KVER=$(q "$KVER")"
-    echo "VMTEST_KDIR=$(q "$KROOT")"
+    echo "VMTEST_KDIR=$(q "$(readlink -f "$KROOT")")"
     echo "VMTEST_NOBTF=$NOBTF"
     echo "VMTEST_VERBOSE=$VERBOSE"
 } > "$OUT/vm.env"
@@ -285,6 +291,7 @@ install -m 755 "$HERE/init" "$TMP/initramfs/init"
 # --- Boot ----------------------------------------------------------------------------------------------
 
 mkdir -p "$CACHE/logs"
+ls -t "$CACHE/logs"/*.log 2>/dev/null | tail -n +30 | while read -r old; do rm -f "$old" "${old%.log}.output"; done
 stamp="$KVER-$(date +%Y%m%d-%H%M%S)"
 LOG="$CACHE/logs/$stamp.log"
 say "booting $KVER under TCG ($SMP cpus, $MEM), timeout $TIMEOUT; console log: ${LOG#"$REPO"/}"
