@@ -12,8 +12,8 @@ struct Options {
 
     /// For each mode: the options that take a value, and the flags that take none.
     static let modes: [String: (values: Set<String>, flags: Set<String>)] = [
-        "tcp-server": (["bind", "port", "count", "send", "backlog"], []),
-        "tcp-client": (["connect", "port", "send", "recv-expect", "count", "hold-ms", "sleep-before-close-ms", "bind", "lport"], []),
+        "tcp-server": (["bind", "port", "count", "send", "backlog", "api"], []),
+        "tcp-client": (["connect", "port", "send", "recv-expect", "count", "hold-ms", "sleep-before-close-ms", "bind", "lport", "api"], []),
         "udp-server": (["bind", "port", "expect-datagrams", "api", "hold-ms"], ["echo"]),
         "udp-client": (["connect", "port", "datagrams", "size", "api", "recv-api", "interval-ms", "hold-ms", "bind", "lport"], ["connected", "echo"]),
         "hold": (["connect", "port", "hold-ms", "bind", "lport"], []),
@@ -98,15 +98,16 @@ Every wait is bounded by --timeout-ms MS (default 10000): on expiry the peer exi
 Exit status: 0 done, 1 a call failed or the traffic was not as expected, 2 timeout, 64 bad usage.
 A port of 0 on a server picks a free one; the "listening" line tells which.
 
-  tcp-server  --bind ADDR --port P [--count N=1] [--send BYTES=0] [--backlog N]
+  tcp-server  --bind ADDR --port P [--count N=1] [--send BYTES=0] [--backlog N] [--api send|write|sendfile]
       prints {"event":"listening",lport}; accepts N connections one after another, reads each to EOF,
       replies BYTES, closes; per connection {"event":"tcp",local,lport,remote,rport,recv,sent}.
   tcp-client  --connect ADDR --port P --send BYTES [--recv-expect BYTES] [--count N=1] [--hold-ms MS]
-              [--sleep-before-close-ms MS] [--bind ADDR] [--lport P]
+              [--sleep-before-close-ms MS] [--bind ADDR] [--lport P] [--api send|write|sendfile]
       N sequential connections: connect, wait --hold-ms, write exactly BYTES, shutdown(SHUT_WR), read the
       reply to EOF, wait --sleep-before-close-ms, close; per connection {"event":"tcp",...,sent,recv,
       duration_us} (connect to close).
-      With --recv-expect, a reply of another size exits 1.
+      With --recv-expect, a reply of another size exits 1. --api (both TCP modes): send/recv (default),
+      write/read, or sendfile from a temporary file with recv.
   udp-server  --bind ADDR --port P --expect-datagrams N [--echo] [--api recvfrom|recvmsg|recvmmsg]
               [--hold-ms MS]
       unconnected socket; receives N datagrams in all (from any peers) with the chosen call, echoes each to

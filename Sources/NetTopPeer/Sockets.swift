@@ -93,33 +93,59 @@ func prepareBuffers() {
     _ = recvBuffer
 }
 
+/// How a TCP peer moves its payload: send/recv, write/read, or sendfile (from a temporary file) and recv.
+enum StreamCall: String { case send, write, sendfile }
+
+/// The file sendfile reads from: one chunk of payload, unlinked at once (tmpfile), opened on first use.
+nonisolated(unsafe) let sendfileSource: Int32 = {
+    guard let f = tmpfile() else { return -1 }
+    let fd = dup(fileno(f))
+    fclose(f)
+    var off = 0
+    while off < chunkSize {
+        let n = pwrite(fd, sendBuffer + off, chunkSize - off, off_t(off))
+        if n <= 0 { return -1 }
+        off += n
+    }
+    return fd
+}()
+
 /// Writes exactly `count` bytes, looping over partial writes.
-func sendAll(_ fd: Int32, count: Int, _ deadline: Deadline) throws -> Int {
+func sendAll(_ fd: Int32, count: Int, _ deadline: Deadline, call: StreamCall = .send) throws -> Int {
+    if call == .sendfile && sendfileSource < 0 { throw PeerError.failed("cannot create the file sendfile reads from") }
     var sent = 0
     while sent < count {
         try waitReady(fd, Int16(POLLOUT), deadline, "sending (\(sent) of \(count) bytes sent)")
-        let n = send(fd, sendBuffer, min(chunkSize, count - sent), Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+        let len = min(chunkSize, count - sent)
+        let n: Int
+        switch call {
+        case .send: n = send(fd, sendBuffer, len, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT))
+        case .write: n = write(fd, sendBuffer, len)
+        case .sendfile:
+            var offset: off_t = 0
+            n = Glibc.sendfile(fd, sendfileSource, &offset, len)
+        }
         if n < 0 {
             let err = errno
             if err == EINTR || err == EAGAIN { continue }
-            throw PeerError.system("send", err)
+            throw PeerError.system(call.rawValue, err)
         }
         sent += n
     }
     return sent
 }
 
-/// Reads until the peer's FIN; returns the byte count.
-func readToEOF(_ fd: Int32, _ deadline: Deadline) throws -> Int {
+/// Reads until the peer's FIN; returns the byte count. `.write` reads with read(), the others with recv().
+func readToEOF(_ fd: Int32, _ deadline: Deadline, call: StreamCall = .send) throws -> Int {
     var total = 0
     while true {
         try waitReady(fd, Int16(POLLIN), deadline, "reading to EOF (\(total) bytes so far)")
-        let n = recv(fd, recvBuffer, chunkSize, Int32(MSG_DONTWAIT))
+        let n = call == .write ? read(fd, recvBuffer, chunkSize) : recv(fd, recvBuffer, chunkSize, Int32(MSG_DONTWAIT))
         if n == 0 { return total }
         if n < 0 {
             let err = errno
             if err == EINTR || err == EAGAIN { continue }
-            throw PeerError.system("recv", err)
+            throw PeerError.system(call == .write ? "read" : "recv", err)
         }
         total += n
     }

@@ -6,6 +6,9 @@ func runTCPServer(_ o: Options, _ deadline: Deadline) throws {
     let count = try o.int("count", default: 1, min: 1)
     let reply = try o.int("send", default: 0)
     let backlog = try o.int("backlog", default: max(128, min(count, 4096)), min: 1)
+    guard let call = StreamCall(rawValue: o.optionalString("api") ?? "send") else {
+        throw PeerError.usage("tcp-server: --api must be send, write or sendfile")
+    }
     let listener = try tcpListen(bindAddr, backlog: Int32(clamping: backlog))
     defer { close(listener) }
     var ready = JSONLine("listening")
@@ -18,8 +21,8 @@ func runTCPServer(_ o: Options, _ deadline: Deadline) throws {
         defer { close(fd) }
         let local = try SocketAddress.of(fd, peer: false)
         let remote = try SocketAddress.of(fd, peer: true)
-        let recvd = try readToEOF(fd, deadline)
-        let sent = try sendAll(fd, count: reply, deadline)
+        let recvd = try readToEOF(fd, deadline, call: call)
+        let sent = try sendAll(fd, count: reply, deadline, call: call)
         var line = JSONLine("tcp")
         line.add(local: local, remote: remote)
         line.add("recv", recvd); line.add("sent", sent)
@@ -36,6 +39,9 @@ func runTCPClient(_ o: Options, _ deadline: Deadline) throws {
     let holdMs = try o.int("hold-ms", default: 0)
     let lingerMs = try o.int("sleep-before-close-ms", default: 0)
     let localBind = try o.localBinding(for: remote)
+    guard let call = StreamCall(rawValue: o.optionalString("api") ?? "send") else {
+        throw PeerError.usage("tcp-client: --api must be send, write or sendfile")
+    }
 
     for i in 0..<count {
         let started = monotonicNanoseconds()
@@ -43,9 +49,9 @@ func runTCPClient(_ o: Options, _ deadline: Deadline) throws {
         defer { close(fd) }
         let local = try SocketAddress.of(fd, peer: false)
         if holdMs > 0 { try sleepMs(holdMs, deadline, "holding connection \(i + 1) before sending") }
-        let sent = try sendAll(fd, count: bytes, deadline)
+        let sent = try sendAll(fd, count: bytes, deadline, call: call)
         try sys("shutdown(SHUT_WR)") { shutdown(fd, Int32(SHUT_WR)) }
-        let recvd = try readToEOF(fd, deadline)
+        let recvd = try readToEOF(fd, deadline, call: call)
         if lingerMs > 0 { try sleepMs(lingerMs, deadline, "waiting before close") }
         var line = JSONLine("tcp")
         line.add(local: local, remote: remote)

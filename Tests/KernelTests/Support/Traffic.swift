@@ -28,9 +28,11 @@ struct ExpectedRow {
 extension KernelTestCase {
     /// Runs a TCP server (replying `reply` bytes) and a client (sending `send`), each optionally in a namespace.
     func tcpExchange(serverAddress: String, serverNs: Namespace? = nil, clientNs: Namespace? = nil,
-                     send: Int, reply: Int, clientExtra: [String] = [], timeoutMs: Int = 20_000) throws -> TCPExchange {
+                     send: Int, reply: Int, clientExtra: [String] = [], serverExtra: [String] = [],
+                     timeoutMs: Int = 20_000) throws -> TCPExchange {
         let t = ["--timeout-ms", "\(timeoutMs)"]
-        let server = try startPeer(["tcp-server", "--bind", serverAddress, "--port", "0", "--send", "\(reply)"] + t, in: serverNs)
+        let server = try startPeer(["tcp-server", "--bind", serverAddress, "--port", "0", "--send", "\(reply)"] + serverExtra + t,
+                                   in: serverNs)
         let port = try server.listeningPort()
         let client = try startPeer(["tcp-client", "--connect", serverAddress, "--port", "\(port)", "--send", "\(send)",
                                     "--recv-expect", "\(reply)"] + clientExtra + t, in: clientNs)
