@@ -56,7 +56,9 @@ final class ShortLivedTests: KernelTestCase {
         }
         XCTAssertTrue(m.clients.isEmpty, "\(m.clients.count) of \(n) client rows missing or inexact, e.g.\n  \(sample(m.clients, server: false))\nstats: \(t.lastStats.values)")
         XCTAssertTrue(m.servers.isEmpty, "\(m.servers.count) of \(n) server rows missing or inexact, e.g.\n  \(sample(m.servers, server: true))\nstats: \(t.lastStats.values)")
-        XCTAssertEqual(t.maxStats["closed_lost"] ?? 0, 0, "closed connections lost")
+        // Host-wide: another program opening thousands of connections at the same time can make this fail too,
+        // which is still nettop losing closed connections (the contract says it never does).
+        XCTAssertEqual(t.maxStats["closed_lost"] ?? 0, 0, "stats.closed_lost: closed connections nettop lost during the test")
         XCTAssertLessThan(elapsed, 30, "the 1,000 connections took \(elapsed) s")
     }
 }
