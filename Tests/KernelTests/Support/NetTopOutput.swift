@@ -118,7 +118,8 @@ struct ObservedTick: Sendable {
         connections = conns.compactMap { ($0 as? [String: Any]).flatMap(ObservedConnection.init) }
         var stats = ObservedStats()
         for (k, v) in obj["stats"] as? [String: Any] ?? [:] {
-            if let d = double(v), !(v is Bool) { stats.values[k] = d }
+            // No `is Bool` test: on Linux an NSNumber 0 or 1 passes it, which would drop counters of 0 or 1.
+            if let d = double(v) { stats.values[k] = d }
         }
         self.stats = stats
     }
