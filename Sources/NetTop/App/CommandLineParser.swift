@@ -67,7 +67,9 @@ enum CommandLineParser {
     }
 
     /// Collapses a possibly multi-line message to one line, without argument-parser's "Error: " prefix;
-    /// a bulleted list of valid values ("- rate", "- bytes", ...) becomes "rate, bytes, ...".
+    /// a bulleted list of valid values ("- rate", "- bytes", ...) becomes "rate, bytes, ...". Messages echo
+    /// the values given (a namespace name, an unknown option), so control characters in them are escaped:
+    /// they must not reach the user's terminal raw.
     static func oneLine(_ message: String) -> String {
         var parts: [String] = []
         var listItems: [String] = []
@@ -82,7 +84,7 @@ enum CommandLineParser {
         if !listItems.isEmpty { parts.append(listItems.joined(separator: ", ")) }
         var text = parts.joined(separator: " ")
         if text.hasPrefix("Error: ") { text.removeFirst("Error: ".count) }
-        return text
+        return TerminalSafeText.sanitize(text)
     }
 }
 
