@@ -86,4 +86,31 @@ enum nt_counter {
 	NT_CNT_MAX = 8,
 };
 
+/* Byte offsets of the kernel fields the no-BTF object (nettop_nobtf.bpf.c) reads, found by offset
+ * guessing (TracerCore/OffsetGuess). Offsets in struct sock unless said otherwise. */
+struct nt_offsets {
+	__u16 skc_daddr;
+	__u16 skc_rcv_saddr;
+	__u16 skc_dport;
+	__u16 skc_num;
+	__u16 skc_family;
+	__u16 skc_net;            /* possible_net_t: the struct net pointer */
+	__u16 net_ns_inum;        /* in struct net: ns.inum, the namespace's inode number */
+	__u16 skc_v6_daddr;
+	__u16 skc_v6_rcv_saddr;
+	__u16 skc_cookie;
+	__u16 sk_userlocks;
+	__u8 sk_userlocks_shift;  /* 4 where sk_userlocks is the high nibble of a bitfield byte */
+	__u8 has_v6;              /* the v6 offsets are known (IPv6 was available to the guesser) */
+};
+
+/* What user space learned about the running kernel before load, for the programs to adapt to it without
+ * CO-RE. Each object has one, as the .rodata variable `facts`; fields an object does not need stay 0. */
+struct nt_kernel_facts {
+	struct nt_offsets offsets;   /* nettop_nobtf only */
+	__u16 retransmit_err_off;    /* offset of `err` in tcp:tcp_retransmit_skb's record (Linux 6.12+), else 0 */
+	__u8 recvmsg_flags_arg5;     /* tcp_recvmsg/udp_recvmsg take `nonblock` before `flags` (before 5.19) */
+	__u8 _pad[5];
+};
+
 #endif

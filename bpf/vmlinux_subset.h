@@ -51,6 +51,8 @@ struct sock {
 	__u16 sk_type;
 };
 
+struct msghdr; /* only passed on (its first member, msg_name, is read at offset 0) */
+
 struct sk_buff {
 	char cb[48];
 };
@@ -92,21 +94,6 @@ struct trace_event_raw_tcp_retransmit_skb {
 
 #pragma clang attribute pop
 
-/* Kernel constants nettop uses (stable ABI values). */
-#define AF_INET 2
-#define AF_INET6 10
-#define IPPROTO_TCP 6
-#define IPPROTO_UDP 17
-#define MSG_PEEK 2
-#define SOCK_BINDPORT_LOCK 8
-#define SOCK_DEAD 0 /* bit in skc_flags */
-
-enum {
-	TCP_ESTABLISHED = 1,
-	TCP_SYN_SENT = 2,
-	TCP_SYN_RECV = 3,
-	TCP_CLOSE = 7,
-	TCP_LISTEN = 10,
-};
+#include "nettop_constants.h"
 
 #endif

@@ -5,10 +5,15 @@
 
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include "../../bpf/nettop.h"
+#include "../../bpf/offset_guess.h"
 
 /* Opens an object from memory under a stable name. LIBBPF_OPTS is a macro. NULL + errno on failure. */
 static inline struct bpf_object *nt_open_mem(const void *buf, size_t size, const char *name, const char *btf_path)
@@ -120,6 +125,95 @@ static inline long nt_btf_member_offset(const struct btf *btf, const char *type,
 		}
 	}
 	return -1;
+}
+
+/* Whether this kernel loads and attaches an fentry program: a two-instruction BPF_PROG_TYPE_TRACING
+ * program on `func`, attached for an instant and closed. The only honest probe (a kernel can have BTF
+ * and trampolines and still refuse, e.g. EPERM under a hypervisor). LIBBPF_OPTS is a macro.
+ * Returns 0, or -errno; *stage is 0 (no BTF function `func`), 1 (load) or 2 (attach) on failure. */
+static inline int nt_probe_fentry(const char *func, int *stage)
+{
+	struct bpf_insn insns[2];
+	struct btf *vmlinux;
+	int id, fd, link;
+
+	*stage = 0;
+	vmlinux = btf__load_vmlinux_btf();
+	if (!vmlinux)
+		return -ENOENT;
+	id = btf__find_by_name_kind(vmlinux, func, BTF_KIND_FUNC);
+	btf__free(vmlinux);
+	if (id < 0)
+		return -ENOENT;
+	memset(insns, 0, sizeof(insns));
+	insns[0].code = BPF_ALU64 | BPF_MOV | BPF_K; /* r0 = 0 */
+	insns[1].code = BPF_JMP | BPF_EXIT;
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FENTRY, .attach_btf_id = id);
+	*stage = 1;
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "nt_probe_fentry", "GPL", insns, 2, &opts);
+	if (fd < 0)
+		return -errno;
+	*stage = 2;
+	link = bpf_link_create(fd, 0, BPF_TRACE_FENTRY, NULL);
+	if (link < 0) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	close(link);
+	close(fd);
+	*stage = 0;
+	return 0;
+}
+
+/* Number of parameters of kernel function `func` in `btf`; -1 when absent. Walking BTF_KIND_FUNC to its
+ * FUNC_PROTO needs btf_vlen(), an inline Swift does not see. */
+static inline int nt_btf_func_param_count(const struct btf *btf, const char *func)
+{
+	int id = btf__find_by_name_kind(btf, func, BTF_KIND_FUNC);
+	if (id < 0)
+		return -1;
+	const struct btf_type *fn = btf__type_by_id(btf, id);
+	const struct btf_type *proto = fn ? btf__type_by_id(btf, fn->type) : NULL;
+	return proto ? btf_vlen(proto) : -1;
+}
+
+/* Whether typedef `name` exists in `btf` (tp_btf needs btf_trace_<event>). */
+static inline int nt_btf_has_typedef(const struct btf *btf, const char *name)
+{
+	return btf__find_by_name_kind(btf, name, BTF_KIND_TYPEDEF) >= 0;
+}
+
+/* Brings up the loopback interface of the calling thread's network namespace (a new namespace starts
+ * with it down), for the offset guesser's second namespace. ioctl is variadic, which Swift cannot call;
+ * struct ifreq is spelled as bytes (name[16], then flags) to keep <net/if.h> out of the Swift module.
+ * 0 or -errno. */
+static inline int nt_loopback_up(void)
+{
+	char ifr[40];
+	int err = 0;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	memset(ifr, 0, sizeof(ifr));
+	memcpy(ifr, "lo", 3);
+	if (ioctl(fd, 0x8913 /* SIOCGIFFLAGS */, ifr) == 0) {
+		*(short *)(ifr + 16) |= 1; /* IFF_UP */
+		if (ioctl(fd, 0x8914 /* SIOCSIFFLAGS */, ifr) != 0)
+			err = -errno;
+	} else {
+		err = -errno;
+	}
+	close(fd);
+	return err;
+}
+
+/* The calling thread's id, which bpf_get_current_pid_tgid() reports in its low half. glibc declares
+ * gettid() only under _GNU_SOURCE, so Swift does not see it. */
+static inline __u32 nt_gettid(void)
+{
+	return (__u32)syscall(SYS_gettid);
 }
 
 #endif

@@ -70,30 +70,42 @@ enum DebugDump {
             .text
     }
 
-    /// The struct fields the programs read, with the kernel's BTF offsets (CO-RE relocates to these).
-    /// `guessed` is null: this backend reads BTF and guesses nothing.
-    static func offsets() -> String {
-        let fields: [(String, String)] = [
-            ("sock_common", "skc_daddr"), ("sock_common", "skc_rcv_saddr"), ("sock_common", "skc_dport"),
-            ("sock_common", "skc_num"), ("sock_common", "skc_family"), ("sock_common", "skc_state"),
-            ("sock_common", "skc_net"), ("sock_common", "skc_v6_daddr"), ("sock_common", "skc_v6_rcv_saddr"),
-            ("sock_common", "skc_cookie"), ("sock", "sk_protocol"), ("sock", "sk_userlocks"), ("net", "ns"),
-            ("ns_common", "inum"),
-        ]
+    /// The struct fields the programs read: with BTF, the kernel's offsets (CO-RE relocates to these) and
+    /// `guessed` null; after offset guessing (no BTF, or --no-btf), the guessed offsets, with the BTF ones
+    /// beside them where the kernel has BTF.
+    static func offsets(guessed: GuessedOffsets? = nil) -> String {
         let btf = btf__load_vmlinux_btf()
         defer { if let btf { btf__free(btf) } }
-        var items: [String] = []
-        for (type, name) in fields {
-            var o = JSONObject().string("struct", type).string("name", name).null("guessed")
-            if let btf {
-                let off = nt_btf_member_offset(btf, type, name)
-                o = off >= 0 ? o.int("btf", off) : o.null("btf")
-            } else {
-                o = o.null("btf")
+        /// A member path ("ns.inum") is summed through its structs.
+        func btfOffset(_ type: String, _ path: String) -> Int? {
+            guard let btf else { return nil }
+            if path == "ns.inum" && type == "net" {
+                let ns = nt_btf_member_offset(btf, "net", "ns"), inum = nt_btf_member_offset(btf, "ns_common", "inum")
+                return ns >= 0 && inum >= 0 ? ns + inum : nil
             }
+            let off = nt_btf_member_offset(btf, type, path)
+            return off >= 0 ? off : nil
+        }
+        var items: [String] = []
+        func add(_ type: String, _ name: String, guessed: Int?) {
+            var o = JSONObject().string("struct", type).string("name", name)
+            o = guessed.map { o.int("guessed", $0) } ?? o.null("guessed")
+            o = btfOffset(type, name).map { o.int("btf", $0) } ?? o.null("btf")
             items.append(o.text)
         }
-        return JSONObject().string("source", btf == nil ? "guessed" : "btf")
+        if let guessed {
+            for entry in guessed.entries { add(entry.structName, entry.memberName, guessed: entry.offset) }
+        } else {
+            let fields: [(String, String)] = [
+                ("sock_common", "skc_daddr"), ("sock_common", "skc_rcv_saddr"), ("sock_common", "skc_dport"),
+                ("sock_common", "skc_num"), ("sock_common", "skc_family"), ("sock_common", "skc_state"),
+                ("sock_common", "skc_net"), ("sock_common", "skc_v6_daddr"), ("sock_common", "skc_v6_rcv_saddr"),
+                ("sock_common", "skc_cookie"), ("sock", "sk_protocol"), ("sock", "sk_userlocks"), ("net", "ns"),
+                ("ns_common", "inum"),
+            ]
+            for (type, name) in fields { add(type, name, guessed: nil) }
+        }
+        return JSONObject().string("source", guessed != nil || btf == nil ? "guessed" : "btf")
             .raw("fields", "[" + items.joined(separator: ",") + "]").text
     }
 

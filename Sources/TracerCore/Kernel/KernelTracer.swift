@@ -17,6 +17,8 @@ final class KernelTracer: KernelTracing {
     private var netnsNames: [UInt32: String] = [:]
     private var netnsNamesRefreshed: UInt64 = 0
     private let releaseHook: Bool
+    /// What the offset guesser found (no-BTF backends), for `debug offsets`.
+    private let guessedOffsets: GuessedOffsets?
     private var closed = false
     /// NAT translations from conntrack (a no-op resolver with --no-conntrack).
     private let nat: any NATResolving
@@ -29,11 +31,12 @@ final class KernelTracer: KernelTracing {
         let cgroupPath = Mounts.cgroup2Path()
         releaseHook = cgroupPath != nil
 
-        guard let bytes = Data(base64Encoded: BPFObjects.nettop) else {
+        guard let bytes = Data(base64Encoded: backend.objectBase64) else {
             throw NetTopError(.software, "the embedded BPF object is damaged; rebuild nettop with `make nettop`.")
         }
+        guessedOffsets = backend.offsets
         let releaseHook = self.releaseHook
-        bpf = try BPFObject(bytes: [UInt8](bytes), name: "nettop", btfPath: nil, debug: config.bpfDebug) { object throws(NetTopError) in
+        bpf = try BPFObject(bytes: [UInt8](bytes), name: backend.objectName, btfPath: nil, debug: config.bpfDebug) { object throws(NetTopError) in
             try KernelTracer.configure(object, config: config, backend: backend, releaseHook: releaseHook)
         }
         map = ConnectionMap(fd: try bpf.mapFD("conns"), capacity: config.maxConnections)
@@ -92,13 +95,7 @@ final class KernelTracer: KernelTracing {
         if ret != 0 {
             throw NetTopError(.usage, "--max-connections \(config.maxConnections) cannot be used: \(errnoText(-ret)).")
         }
-        var prog = bpf_object__next_program(object, nil)
-        while let p = prog {
-            let section = String(cString: bpf_program__section_name(p))
-            let wanted = backend.loads(section: section) && (releaseHook || !section.hasPrefix("cgroup/"))
-            bpf_program__set_autoload(p, wanted)
-            prog = bpf_object__next_program(object, p)
-        }
+        try backend.prepare(object, cgroup: releaseHook, features: KernelFeatures.current)
     }
 
     func tick(client: String) throws(NetTopError) -> Snapshot {
@@ -190,7 +187,7 @@ final class KernelTracer: KernelTracing {
             let snapshot = try tick(client: "debug")
             return DebugDump.state(snapshot, ports: table.ports.count)
         case .offsets:
-            return DebugDump.offsets()
+            return DebugDump.offsets(guessed: guessedOffsets)
         }
     }
 }

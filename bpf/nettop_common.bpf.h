@@ -1,0 +1,637 @@
+/* The part of nettop's kernel side that both objects share: settings, maps and workers.
+ *
+ * nettop.bpf.c reads sockets with CO-RE (kernels with BTF); nettop_nobtf.bpf.c at offsets user space
+ * guessed (kernels without BTF). Each defines the socket accessors declared below (after including this
+ * file), so every worker is written once.
+ *
+ * Keys. Programs with typed socket pointers (tp_btf, fentry) get the socket cookie from
+ * bpf_get_socket_cookie(), which generates it. The others (kprobes, classic tracepoints) cannot call it:
+ * they read the cookie field, which cgroup/sock_create fills for every socket created while nettop
+ * runs, and fall back to the sock's address for the rest (accepted children, sockets older than
+ * nettop). A TCP entry stays under the key it was created with (find_tcp looks under both), and is
+ * always deleted when its socket is destroyed, so an address is never reused while it is a key.
+ */
+#ifndef NETTOP_COMMON_BPF_H
+#define NETTOP_COMMON_BPF_H
+
+struct sock;
+
+/* ---- socket accessors, defined by each object ---- */
+static __always_inline __u16 sk_family(struct sock *sk);
+/* saddr, daddr, sport, dport of `v` */
+static __always_inline void sk_tuple(struct sock *sk, __u16 family, struct nt_conn_info *v);
+/* network namespace inode */
+static __always_inline __u32 sk_netns(struct sock *sk);
+/* TCP state; 0 where it is not read */
+static __always_inline __u8 sk_state(struct sock *sk);
+/* SOCK_*_LOCK bits */
+static __always_inline __u8 sk_userlocks(struct sock *sk);
+/* the kernel's socket cookie, 0 until something generated it */
+static __always_inline __u64 sk_cookie(struct sock *sk);
+/* the application let go of it (SOCK_DEAD); false where not read (tcp:tcp_destroy_sock finishes it) */
+static __always_inline bool sk_dead(struct sock *sk);
+
+/* ---- settings, written by user space before load ---- */
+const volatile struct nt_settings settings = {
+	.collect_tcp = 1,
+	.collect_udp = 1,
+	.collect_ipv6 = 1,
+	.release_hook = 0,
+};
+
+/* What user space learned about this kernel (nettop.h); the no-BTF object reads its offsets here. */
+const volatile struct nt_kernel_facts facts = {};
+
+/* ---- maps ---- */
+
+/* Connections. Key: socket cookie or address (+ UDP peer). Value: cumulative counters.
+ * Created by the first event of a socket end; deleted here on close (after queueing the close event),
+ * or by user space when an entry expires or was marked closed. Size: --max-connections (set at load). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct nt_conn_key);
+	__type(value, struct nt_conn_info);
+} conns SEC(".maps");
+
+/* Closes, listener changes and UDP releases, for user space to drain every tick. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 23);
+} events SEC(".maps");
+
+/* Self-telemetry (enum nt_counter), summed over CPUs by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NT_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* Connections already counted as not tracked because `conns` was full, so each is counted once.
+ * LRU: bounded, forgets the oldest. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct nt_conn_key);
+	__type(value, __u8);
+} untracked SEC(".maps");
+
+enum sys_kind {
+	SYS_SENDTO = 1, SYS_SENDMSG, SYS_SENDMMSG,
+	SYS_RECVFROM, SYS_RECVMSG, SYS_RECVMMSG,
+};
+
+/* Per thread, the socket syscall in progress (tracepoint backend): where its peer sockaddr(s) live in
+ * user memory, and a UDP receive waiting for the kernel to copy the sender's address out.
+ * Key: pid_tgid. Created at sys_enter, deleted at sys_exit. */
+struct sys_ctx {
+	__u64 uptr;            /* sockaddr* (sendto/recvfrom), user_msghdr* or mmsghdr* */
+	__u32 kind;            /* enum sys_kind */
+	__u32 index;           /* next message of a sendmmsg/recvmmsg */
+	__u32 pending;         /* a UDP receive awaits its peer */
+	__u32 pending_index;
+	__u64 pending_bytes;
+	struct nt_conn_key pending_key;
+	struct nt_conn_info pending_tmpl;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct sys_ctx);
+} sysctx SEC(".maps");
+
+/* Per thread, the arguments of a kernel function in progress, from its kprobe to its kretprobe (kprobe
+ * backend). Key: pid_tgid. Created at entry, deleted at return (a lost return is overwritten by the
+ * thread's next call). */
+enum call_fn {
+	CALL_TCP_SENDMSG = 1, CALL_TCP_RECVMSG, CALL_UDP_SENDMSG, CALL_UDP_RECVMSG,
+	CALL_UDPV6_SENDMSG, CALL_UDPV6_RECVMSG, CALL_TCP_V4_CONNECT, CALL_TCP_V6_CONNECT, CALL_TCP_SENDPAGE,
+};
+
+struct call_args {
+	__u64 sk;
+	__u64 msg;
+	__u32 fn;              /* enum call_fn: a return only takes its own function's arguments */
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct call_args);
+} calls SEC(".maps");
+
+/* Scratch for building a new entry: too large for the 512-byte stack next to a sys_ctx. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nt_event);
+} scratch SEC(".maps");
+
+/* A zeroed sys_ctx to insert from, for the same reason. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sys_ctx);
+} ctx_scratch SEC(".maps");
+
+/* ---- workers ---- */
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+	if (v)
+		*v += 1;
+}
+
+static __always_inline bool wanted(__u16 family, __u16 proto)
+{
+	if (family != AF_INET && family != AF_INET6)
+		return false;
+	if (family == AF_INET6 && !settings.collect_ipv6)
+		return false;
+	if (proto == IPPROTO_TCP)
+		return settings.collect_tcp;
+	if (proto == IPPROTO_UDP)
+		return settings.collect_udp;
+	return false;
+}
+
+/* Fills the tuple, netns and protocol of `v` from the socket. */
+static __always_inline void read_sock(struct sock *sk, __u16 family, __u16 proto, struct nt_conn_info *v)
+{
+	v->family = family;
+	v->proto = proto;
+	sk_tuple(sk, family, v);
+	v->netns = sk_netns(sk);
+	if (proto == IPPROTO_TCP)
+		v->tcp_state = sk_state(sk);
+}
+
+/* The key of a socket end seen by a hook that cannot generate the cookie. */
+static __always_inline __u64 sk_read_key(struct sock *sk)
+{
+	__u64 cookie = sk_cookie(sk);
+	return cookie ? cookie : (__u64)sk;
+}
+
+/* The TCP entry of `sk` under whichever key it was created with; `cookie` is the socket's cookie, 0 if
+ * it has none. On a miss `key` is left at the key a new entry takes. */
+static __always_inline struct nt_conn_info *find_tcp(struct sock *sk, __u64 cookie, struct nt_conn_key *key)
+{
+	struct nt_conn_info *v;
+
+	if (cookie) {
+		key->cookie = cookie;
+		v = bpf_map_lookup_elem(&conns, key);
+		if (v)
+			return v;
+	}
+	key->cookie = (__u64)sk;
+	v = bpf_map_lookup_elem(&conns, key);
+	if (v)
+		return v;
+	key->cookie = cookie ? cookie : (__u64)sk;
+	return NULL;
+}
+
+static __always_inline void set_owner(struct nt_conn_info *v)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (v->pid != tgid) {
+		v->pid = tgid;
+		bpf_get_current_comm(v->comm, sizeof(v->comm));
+	}
+}
+
+/* Creates the entry of `key` from `tmpl` (tuple, origin); NULL when the map is full (counted once). */
+static __always_inline struct nt_conn_info *create(struct nt_conn_key *key, struct nt_conn_info *tmpl)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	tmpl->first_ns = now;
+	tmpl->last_ns = now;
+	long err = bpf_map_update_elem(&conns, key, tmpl, BPF_NOEXIST);
+	if (err && err != -17 /* EEXIST: another CPU created it first */) {
+		__u8 one = 1;
+		if (bpf_map_update_elem(&untracked, key, &one, BPF_NOEXIST) == 0)
+			count(NT_CNT_MAP_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&conns, key);
+}
+
+static __always_inline void add_io(struct nt_conn_info *v, __u64 sent, __u64 recv, bool owner)
+{
+	if (sent)
+		__sync_fetch_and_add(&v->sent_bytes, sent);
+	if (recv)
+		__sync_fetch_and_add(&v->recv_bytes, recv);
+	v->last_ns = bpf_ktime_get_ns();
+	if (owner)
+		set_owner(v);
+}
+
+/* Adds to the entry of `key`, creating it from `tmpl` (tuple, origin, owner) if it is new. */
+static __always_inline struct nt_conn_info *
+account(struct nt_conn_key *key, struct nt_conn_info *tmpl, __u64 sent, __u64 recv, bool owner)
+{
+	struct nt_conn_info *v = bpf_map_lookup_elem(&conns, key);
+
+	if (!v)
+		v = create(key, tmpl);
+	if (!v)
+		return NULL;
+	add_io(v, sent, recv, owner);
+	return v;
+}
+
+static __always_inline struct nt_event *scratch_event(void)
+{
+	__u32 zero = 0;
+	struct nt_event *e = bpf_map_lookup_elem(&scratch, &zero);
+	if (e)
+		__builtin_memset(e, 0, sizeof(*e));
+	return e;
+}
+
+/* Queues the final state of a TCP connection and forgets it. If the ring buffer is full the entry stays,
+ * marked closed, and user space reaps it from the map at its next poll: the counts are never lost. */
+static __always_inline void finish_tcp(struct nt_conn_key *key, struct nt_conn_info *v)
+{
+	struct nt_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	v->last_ns = bpf_ktime_get_ns();
+	if (!e) {
+		v->closed = 1;
+		count(NT_CNT_EVENTS_LOST);
+		return;
+	}
+	e->kind = NT_EV_CLOSE;
+	e->_pad = 0;
+	e->key = *key;
+	e->info = *v;
+	e->info.closed = 1;
+	bpf_ringbuf_submit(e, 0);
+	bpf_map_delete_elem(&conns, key);
+}
+
+static __always_inline void emit_simple(__u32 kind, __u64 cookie, struct nt_conn_info *info)
+{
+	struct nt_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(NT_CNT_EVENTS_LOST);
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->key.cookie = cookie;
+	if (info)
+		e->info = *info;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* A sockaddr (first 24 bytes) into the key's peer and the template's remote end. */
+static __always_inline bool parse_peer(__u8 *buf, struct nt_conn_key *key, struct nt_conn_info *v)
+{
+	__u16 family = *(__u16 *)buf;
+
+	if (family == AF_INET) {
+		__builtin_memset(key->peer_addr, 0, 16);
+		__builtin_memcpy(key->peer_addr, buf + 4, 4);
+	} else if (family == AF_INET6) {
+		__builtin_memcpy(key->peer_addr, buf + 8, 16);
+	} else {
+		return false;
+	}
+	key->peer_port = bpf_ntohs(*(__u16 *)(buf + 2));
+	__builtin_memcpy(v->daddr, key->peer_addr, 16);
+	v->dport = key->peer_port;
+	return true;
+}
+
+/* Reads the peer sockaddr at user address `sa` into the key and the template. */
+static __always_inline bool read_peer(__u64 sa, struct nt_conn_key *key, struct nt_conn_info *v)
+{
+	__u8 buf[24] = {};
+
+	if (!sa || bpf_probe_read_user(buf, sizeof(buf), (void *)sa))
+		return false;
+	return parse_peer(buf, key, v);
+}
+
+/* Reads the peer of a kernel struct msghdr (msg_name, its first member in every kernel: a kernel copy of
+ * the sockaddr, filled on receive by the time the function returns). */
+static __always_inline bool read_msg_peer(void *msg, struct nt_conn_key *key, struct nt_conn_info *v)
+{
+	__u8 buf[24] = {};
+	__u64 name = 0;
+
+	if (!msg || bpf_probe_read_kernel(&name, sizeof(name), msg) || !name)
+		return false;
+	if (bpf_probe_read_kernel(buf, sizeof(buf), (void *)name))
+		return false;
+	return parse_peer(buf, key, v);
+}
+
+/* The user address of the peer sockaddr of message `index` of the syscall in `c` (0 if none). */
+static __always_inline __u64 peer_uaddr(struct sys_ctx *c, __u32 index)
+{
+	__u64 name = 0;
+
+	switch (c->kind) {
+	case SYS_SENDTO:
+	case SYS_RECVFROM:
+		return c->uptr;
+	case SYS_SENDMSG:
+	case SYS_RECVMSG: /* struct user_msghdr: msg_name first */
+		bpf_probe_read_user(&name, sizeof(name), (void *)c->uptr);
+		return name;
+	case SYS_SENDMMSG:
+	case SYS_RECVMMSG: /* struct mmsghdr: 64 bytes on 64-bit, msg_hdr.msg_name first */
+		if (index > 1024)
+			return 0;
+		bpf_probe_read_user(&name, sizeof(name), (void *)(c->uptr + (__u64)index * 64));
+		return name;
+	}
+	return 0;
+}
+
+/* The socket's own peer (connected UDP); false when it has none. */
+static __always_inline bool sock_peer(struct nt_conn_key *key, struct nt_conn_info *v)
+{
+	if (!v->dport)
+		return false;
+	__builtin_memcpy(key->peer_addr, v->daddr, 16);
+	key->peer_port = v->dport;
+	return true;
+}
+
+/* `v` holds the socket's own tuple: a connected UDP socket has a remote port. */
+static __always_inline __u8 udp_origin(struct sock *sk, struct nt_conn_info *v)
+{
+	__u8 locks = sk_userlocks(sk);
+	/* bind() to an explicit port and no connect(): a server socket. */
+	if ((locks & SOCK_BINDPORT_LOCK) && !v->dport)
+		return NT_ORIGIN_UDP_BOUND;
+	return NT_ORIGIN_UDP_CLIENT;
+}
+
+static __always_inline void flush_pending_recv(struct sys_ctx *c)
+{
+	if (!c->pending)
+		return;
+	c->pending = 0;
+	if (!read_peer(peer_uaddr(c, c->pending_index), &c->pending_key, &c->pending_tmpl) &&
+	    !sock_peer(&c->pending_key, &c->pending_tmpl))
+		count(NT_CNT_UDP_NO_PEER);
+	account(&c->pending_key, &c->pending_tmpl, 0, c->pending_bytes, true);
+}
+
+/* Bytes an application moved through a TCP socket. `cookie`: 0 if the hook could not get it. */
+static __always_inline void tcp_io(struct sock *sk, __u64 cookie, __u16 family, __u64 sent, __u64 recv)
+{
+	struct nt_conn_info *v;
+	struct nt_event *e;
+
+	if (!wanted(family, IPPROTO_TCP))
+		return;
+	e = scratch_event();
+	if (!e)
+		return;
+	v = find_tcp(sk, cookie, &e->key);
+	if (!v) {
+		read_sock(sk, family, IPPROTO_TCP, &e->info);
+		v = create(&e->key, &e->info);
+		if (!v)
+			return;
+	}
+	add_io(v, sent, recv, true);
+}
+
+/* sock_send_length / sock_recv_length (tracepoint backend): every byte an application moves through a
+ * socket; a UDP datagram's peer comes from the syscall in progress (sys_ctx). */
+static __always_inline int handle_io(struct sock *sk, __u64 cookie, __u16 family, __u16 proto, int ret,
+				     int flags, bool send)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct sys_ctx *c;
+	struct nt_event *e;
+	__u32 index = 0;
+
+	if (!wanted(family, proto))
+		return 0;
+	c = bpf_map_lookup_elem(&sysctx, &id);
+	if (c) {
+		bool is_send = c->kind <= SYS_SENDMMSG;
+		if (is_send != send)
+			c = NULL; /* e.g. a read() inside a sendfile: not this syscall's message */
+		else
+			index = c->index++;
+	}
+	if (ret <= 0 || (!send && (flags & MSG_PEEK)))
+		return 0;
+
+	if (proto == IPPROTO_TCP) {
+		tcp_io(sk, cookie, family, send ? ret : 0, send ? 0 : ret);
+		return 0;
+	}
+
+	e = scratch_event();
+	if (!e)
+		return 0;
+	e->key.cookie = cookie ? cookie : (__u64)sk;
+	read_sock(sk, family, proto, &e->info);
+	e->info.origin = udp_origin(sk, &e->info);
+	if (!send && c) {
+		/* The sender's address reaches user memory only after this returns: finish the previous
+		 * message of this syscall, keep this one until the next message or sys_exit. */
+		flush_pending_recv(c);
+		c->pending = 1;
+		c->pending_index = index;
+		c->pending_bytes = ret;
+		c->pending_key = e->key;
+		c->pending_tmpl = e->info;
+		return 0;
+	}
+	if (!(send && c && read_peer(peer_uaddr(c, index), &e->key, &e->info)) && !sock_peer(&e->key, &e->info))
+		count(NT_CNT_UDP_NO_PEER);
+	account(&e->key, &e->info, send ? ret : 0, send ? 0 : ret, true);
+	return 0;
+}
+
+/* udp_sendmsg / udp_recvmsg and their v6 twins returned `ret` (kprobe and fentry backends): the peer is
+ * in the kernel msghdr, or the socket's own for a connected socket. */
+static __always_inline void udp_msg_io(struct sock *sk, __u64 key, __u16 family, void *msg, long ret, bool send)
+{
+	struct nt_event *e;
+
+	if (ret <= 0 || !wanted(family, IPPROTO_UDP))
+		return;
+	e = scratch_event();
+	if (!e)
+		return;
+	e->key.cookie = key;
+	read_sock(sk, family, IPPROTO_UDP, &e->info);
+	e->info.origin = udp_origin(sk, &e->info);
+	if (!read_msg_peer(msg, &e->key, &e->info) && !sock_peer(&e->key, &e->info))
+		count(NT_CNT_UDP_NO_PEER);
+	account(&e->key, &e->info, send ? ret : 0, send ? 0 : ret, true);
+}
+
+/* A TCP socket changed state (sock:inet_sock_set_state): listeners, connects, accepted children, closes. */
+static __always_inline void tcp_state_change(struct sock *sk, __u64 cookie, __u16 family, int oldstate,
+					     int newstate)
+{
+	struct nt_conn_info *v;
+	struct nt_event *e;
+
+	if (!wanted(family, IPPROTO_TCP))
+		return;
+	e = scratch_event();
+	if (!e)
+		return;
+
+	if (newstate == TCP_LISTEN || oldstate == TCP_LISTEN) {
+		read_sock(sk, family, IPPROTO_TCP, &e->info);
+		e->info.tcp_state = newstate;
+		emit_simple(newstate == TCP_LISTEN ? NT_EV_LISTEN : NT_EV_UNLISTEN, 0, &e->info);
+		return;
+	}
+
+	v = find_tcp(sk, cookie, &e->key);
+	if (newstate == TCP_SYN_SENT || (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED)) {
+		if (v) {
+			/* Left by an earlier socket at this address whose end was missed: close it first. */
+			finish_tcp(&e->key, v);
+			e->key.cookie = cookie ? cookie : (__u64)sk;
+		}
+		read_sock(sk, family, IPPROTO_TCP, &e->info);
+		e->info.tcp_state = newstate;
+		if (newstate == TCP_SYN_SENT) {
+			/* connect(): process context, the connecting process owns it. */
+			e->info.origin = NT_ORIGIN_CONNECT;
+			account(&e->key, &e->info, 0, 0, true);
+		} else {
+			/* A listener's child, in softirq: no owner until accept() or the first I/O. */
+			e->info.origin = NT_ORIGIN_ACCEPT;
+			account(&e->key, &e->info, 0, 0, false);
+		}
+		return;
+	}
+	if (!v)
+		return;
+	/* The tuple is complete once connected (the local port is chosen after SYN_SENT); from CLOSE on
+	 * the kernel may already have released the port, so it is not read again after that. */
+	if (newstate == TCP_ESTABLISHED) {
+		read_sock(sk, family, IPPROTO_TCP, &e->info);
+		__builtin_memcpy(v->saddr, e->info.saddr, 16);
+		__builtin_memcpy(v->daddr, e->info.daddr, 16);
+		v->sport = e->info.sport;
+		v->dport = e->info.dport;
+	}
+	v->tcp_state = newstate;
+	v->last_ns = bpf_ktime_get_ns();
+	if (newstate == TCP_CLOSE) {
+		/* Still held by the application, it may read what is queued: wait for its release (or for
+		 * tcp:tcp_destroy_sock, which comes after it). */
+		if (!settings.release_hook || v->released || sk_dead(sk))
+			finish_tcp(&e->key, v);
+	}
+}
+
+/* The kernel destroyed a TCP socket (tcp:tcp_destroy_sock): after the application's release, so nothing
+ * more can be counted on it. Finishes entries whose release no other hook saw. */
+static __always_inline void tcp_destroyed(struct sock *sk)
+{
+	struct nt_conn_key key = {};
+	struct nt_conn_info *v = find_tcp(sk, sk_cookie(sk), &key);
+
+	if (v)
+		finish_tcp(&key, v);
+}
+
+/* The application released a TCP socket (tcp_close): no more I/O can come. */
+static __always_inline void tcp_released(struct sock *sk, __u64 cookie)
+{
+	struct nt_conn_key key = {};
+	struct nt_conn_info *v = find_tcp(sk, cookie, &key);
+
+	if (v)
+		v->released = 1;
+}
+
+/* accept() returned this child: its process owns the connection from now on. */
+static __always_inline void tcp_accepted(struct sock *sk)
+{
+	struct nt_conn_key key = {};
+	struct nt_conn_info *v;
+
+	if (!sk)
+		return;
+	v = find_tcp(sk, sk_cookie(sk), &key);
+	if (v)
+		set_owner(v);
+}
+
+/* tcp_v4_connect / tcp_v6_connect returned: the local port is chosen, the tuple complete. */
+static __always_inline void tcp_connected(struct sock *sk, __u64 cookie, __u16 family, long ret)
+{
+	struct nt_conn_key key = {};
+	struct nt_conn_info *v;
+	struct nt_conn_info t = {};
+
+	if (ret || !wanted(family, IPPROTO_TCP))
+		return;
+	v = find_tcp(sk, cookie, &key);
+	if (!v)
+		return;
+	sk_tuple(sk, family, &t);
+	__builtin_memcpy(v->saddr, t.saddr, 16);
+	__builtin_memcpy(v->daddr, t.daddr, 16);
+	v->sport = t.sport;
+	v->dport = t.dport;
+	set_owner(v);
+}
+
+/* A TCP segment (or `segs` of them) was retransmitted. */
+static __always_inline void tcp_retransmitted(struct sock *sk, __u16 segs)
+{
+	struct nt_conn_key key = {};
+	struct nt_conn_info *v = find_tcp(sk, sk_cookie(sk), &key);
+
+	if (v)
+		__sync_fetch_and_add(&v->retransmits, segs ? segs : 1);
+}
+
+/* ---- stashing a kernel function's arguments from its kprobe to its kretprobe ---- */
+
+static __always_inline int stash_call(__u32 fn, void *sk, void *msg)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_args a = { .sk = (__u64)sk, .msg = (__u64)msg, .fn = fn };
+
+	bpf_map_update_elem(&calls, &id, &a, BPF_ANY);
+	return 0;
+}
+
+/* The arguments `fn` stashed on this thread, removed from the map; false if none. */
+static __always_inline bool take_call(__u32 fn, struct call_args *out)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct call_args *a = bpf_map_lookup_elem(&calls, &id);
+
+	if (!a || a->fn != fn)
+		return false;
+	*out = *a;
+	bpf_map_delete_elem(&calls, &id);
+	return true;
+}
+
+#endif
