@@ -1,0 +1,74 @@
+import Foundation
+import XCTest
+@testable import TracerCore
+
+/// Offset guessing against the running kernel: every guessed offset equals the kernel's BTF offset, in
+/// process and through `nettop debug offsets --no-btf`.
+final class OffsetGuessKernelTests: XCTestCase {
+    override func setUpWithError() throws {
+        try Mounts.ensureTracefs()
+    }
+
+    func testGuessedOffsetsEqualBTF() throws {
+        let started = Date()
+        let guessed = try OffsetGuesser.guess(hook: .tracepoint, debug: false)
+        let seconds = Date().timeIntervalSince(started)
+        let btf = try btfOffsets()
+        for field in GuessField.allCases {
+            XCTAssertEqual(guessed[field], btf[field], "\(field.structName).\(field.memberName)")
+        }
+        XCTAssertEqual(guessed.netnsInode, btf.netnsInode, "net.ns.inum")
+        XCTAssertEqual(guessed.userlocksShift, 0, "sk_userlocks is a byte of its own on this kernel")
+        XCTAssertTrue(guessed.hasIPv6)
+        XCTAssertLessThan(seconds, 10, "guessing took \(seconds) s over \(guessed.connections) connections")
+    }
+
+    /// The kprobe entry point of the guesser: where kprobes attach it must find the same offsets; where they
+    /// do not (this machine), the guess fails as unavailable, with a sentence that says so.
+    func testKprobeGuessMatchesTheProbe() throws {
+        switch Result(catching: { () throws(NetTopError) in try OffsetGuesser.guess(hook: .kprobe, debug: false) }) {
+        case .success(let guessed):
+            XCTAssertTrue(KernelFeatures.current.kprobes.available)
+            let btf = try btfOffsets()
+            for field in GuessField.allCases {
+                XCTAssertEqual(guessed[field], btf[field], "\(field.structName).\(field.memberName)")
+            }
+        case .failure(let error):
+            XCTAssertFalse(KernelFeatures.current.kprobes.available, "kprobes are available, yet: \(error.message)")
+            XCTAssertEqual(error.kind, .unavailable)
+            XCTAssertTrue(error.message.contains("guess_tcp_shutdown"), error.message)
+        }
+    }
+
+    /// The acceptance check: `nettop debug offsets --no-btf` lists every field the no-BTF programs read,
+    /// each guessed offset equal to the BTF one beside it.
+    func testDebugOffsetsNoBTFMatchesBTF() throws {
+        let r = try runCommand(Binaries.nettop, ["debug", "offsets", "--no-btf"], timeout: 60)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+        XCTAssertEqual(doc["source"] as? String, "guessed")
+        let fields = try XCTUnwrap(doc["fields"] as? [[String: Any]])
+        let names = fields.map { "\($0["struct"] as? String ?? "?").\($0["name"] as? String ?? "?")" }
+        XCTAssertEqual(Set(names), [
+            "sock_common.skc_family", "sock_common.skc_num", "sock_common.skc_dport", "sock_common.skc_rcv_saddr",
+            "sock_common.skc_daddr", "sock_common.skc_v6_rcv_saddr", "sock_common.skc_v6_daddr",
+            "sock_common.skc_net", "net.ns.inum", "sock_common.skc_cookie", "sock.sk_userlocks",
+        ])
+        for f in fields {
+            let guessed = try XCTUnwrap(f["guessed"] as? Int, "\(f)")
+            let btf = try XCTUnwrap(f["btf"] as? Int, "\(f)")
+            XCTAssertEqual(guessed, btf, "\(f["struct"] ?? "").\(f["name"] ?? "")")
+        }
+    }
+
+    /// With BTF, `debug offsets` says so and guesses nothing.
+    func testDebugOffsetsWithBTF() throws {
+        let r = try runCommand(Binaries.nettop, ["debug", "offsets"], timeout: 60)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let doc = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual(doc["source"] as? String, "btf")
+        let fields = try XCTUnwrap(doc["fields"] as? [[String: Any]])
+        XCTAssertFalse(fields.isEmpty)
+        XCTAssertTrue(fields.allSatisfy { $0["guessed"] is NSNull && $0["btf"] is Int }, "\(fields)")
+    }
+}
