@@ -138,13 +138,13 @@ def free_port():
 # ---- reading a process from /proc ------------------------------------------------------------------
 
 def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
+    with open(f"/proc/{pid}/stat", errors="replace") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / HZ  # utime, stime
 
 
 def status_kb(pid, key):
-    with open(f"/proc/{pid}/status") as f:
+    with open(f"/proc/{pid}/status", errors="replace") as f:
         for line in f:
             if line.startswith(key + ":"):
                 return int(line.split()[1])
@@ -247,7 +247,7 @@ def foreign_monitors(own):
     for d in os.listdir("/proc"):
         if d.isdigit() and int(d) not in own:
             try:
-                with open(f"/proc/{d}/comm") as f:
+                with open(f"/proc/{d}/comm", errors="replace") as f:  # a name may be any bytes
                     if f.read().strip() in ("nettop", "nethogs", "iftop"):
                         n += 1
             except OSError:
@@ -507,70 +507,88 @@ def read_event(gen, event, timeout):
 
 
 def run_idle(args, n, runs):
-    """N connections held open in the bench namespace; each monitor in turn watches them."""
+    """N connections held open in the bench namespace; each monitor in turn watches them.
+
+    nettop runs twice: to /dev/null as everywhere else (CPU, RSS), and with every row filtered out of its
+    output (--port 1) to a file, for its stats per tick: the tick's work is the same, the JSON of 2N rows
+    is not written, so the two tell the tick's cost from the output's. At 50k connections and more, where
+    starting nettop (its /proc scan) and the poke take tens of seconds, each nettop configuration is
+    started once and measured over `reps` consecutive windows; the other monitors start anew each time."""
     name = f"idle-{n // 1000}k"
     max_conns = 65536 if 2 * n + 8192 <= 65536 else 1 << (2 * n + 8192 - 1).bit_length()
     gen = OWNED.spawn(in_ns(NS_LO, [args.benchgen, "idle", str(n)]), stdin=subprocess.PIPE,
                       stdout=subprocess.PIPE)
+    once = n >= 50000
     try:
         ready = read_event(gen, "ready", 240)
         log(f"  {name}: {n} connections open in {ready['seconds']:.1f} s")
-        # nettop twice: to /dev/null as everywhere else (CPU, RSS), and with every row filtered out of its
-        # output (--port 1) to a file, for its stats per tick: the tick's work is the same, the JSON of
-        # 2N rows is not written, so the two tell the tick's cost from the output's.
         configs = ["nettop", "nettop-ticks", "nethogs", "iftop"]
         for rep in range(args.reps):
             for cfg in rotated(configs, rep):
+                if cfg.startswith("nettop") and once and rep > 0:
+                    continue
                 if over_budget(args):
                     return
-                rec = {"workload": name, "config": cfg, "rep": rep, "connections": n, "socket_ends": 2 * n}
-                mon = Monitor("nettop" if cfg.startswith("nettop") else cfg, args)
-                out_path = os.path.join(args.out_dir, f"{name}-ticks.ndjson") if cfg == "nettop-ticks" else None
-                try:
-                    extra = ["--max-connections", str(max_conns)]
-                    if cfg == "nettop-ticks":
-                        extra += ["--port", "1"]
-                    mon.start(NS_LO, "lo", nettop_extra=extra, out_path=out_path)
-                    rec["foreign_monitors"] = foreign_monitors({mon.proc.pid})
-                    rec["loadavg"] = os.getloadavg()[0]
-                    if cfg.startswith("nettop"):
-                        rec["first_tick_s"] = mon.first_tick_s
-                        # Connections opened before nettop are rows from /proc without kernel entries; one
-                        # byte each way makes them kernel-traced rows, as on a host nettop has been watching.
-                        rec["poke_s"] = poke(gen, 120)["seconds"]
-                        pid = mon.proc.pid
-                        for _ in range(2):  # the tick under way may have started before the poke
-                            w = wchar(pid)
-                            wait_for(lambda: mon.check_alive() or wchar(pid) > w, 30, "a nettop tick")
-                    skip = line_count(out_path) if out_path else 0
-                    before = mon.sample()
-                    time.sleep(args.idle_window)
-                    after = mon.sample()
-                    rec["cpu_per_s"] = (after[0] - before[0]) / (after[1] - before[1])
-                    rec["rss_now_kb"] = status_kb(mon.proc.pid, "VmRSS")
-                    if cfg == "nettop":
-                        rec["bpf_maps"] = bpf_maps(mon.proc.pid)
-                    rec.update(mon.stop())
-                    if out_path:
-                        rec["ticks"] = nettop_ticks(out_path, skip)
-                        if rec["ticks"]:
-                            # poll_ms is wall time, which a busy machine stretches; CPU per tick is not.
-                            rec["cpu_ms_per_tick"] = (after[0] - before[0]) * 1000 / len(rec["ticks"])
-                except (RuntimeError, subprocess.SubprocessError, OSError, ValueError, KeyError) as e:
-                    rec["error"] = str(e)
-                    mon.stop()
-                runs.append(rec)
-                extra_text = ""
-                if rec.get("ticks"):
-                    extra_text = "  poll_ms " + ",".join(f"{t['poll_ms']:.1f}" for t in rec["ticks"]) + \
-                                 f"  tracked {rec['ticks'][-1]['tracked']}"
-                log(f"  {name:12} rep {rep} {cfg:12} " +
-                    (f"cpu {rec['cpu_per_s']:.3f} s/s  rss {rec['rss_peak_kb'] / 1024:.1f} MB" if "cpu_per_s" in rec
-                     else f"ERROR {rec.get('error')}") + extra_text)
-                if out_path and os.path.exists(out_path):
-                    os.unlink(out_path)
+                windows = args.reps if cfg.startswith("nettop") and once else 1
+                idle_measure(args, gen, name, n, cfg, rep, windows, max_conns, runs)
     finally:
         OWNED.stop(gen, signal.SIGTERM, 10)
+
+
+def idle_measure(args, gen, name, n, cfg, rep, windows, max_conns, runs):
+    """Starts one monitor on the idle connections and records `windows` measurement windows of it."""
+    base = {"workload": name, "config": cfg, "connections": n, "socket_ends": 2 * n}
+    mon = Monitor("nettop" if cfg.startswith("nettop") else cfg, args)
+    out_path = os.path.join(args.out_dir, f"{name}-ticks.ndjson") if cfg == "nettop-ticks" else None
+    recs = []
+    try:
+        extra = ["--max-connections", str(max_conns)]
+        if cfg == "nettop-ticks":
+            extra += ["--port", "1"]
+        mon.start(NS_LO, "lo", nettop_extra=extra, out_path=out_path)
+        base["foreign_monitors"] = foreign_monitors({mon.proc.pid})
+        if cfg.startswith("nettop"):
+            base["first_tick_s"] = mon.first_tick_s
+            # Connections opened before nettop are rows from /proc without kernel entries; one byte each
+            # way makes them kernel-traced rows, as on a host nettop has been watching.
+            base["poke_s"] = poke(gen, 120)["seconds"]
+            pid = mon.proc.pid
+            for _ in range(2):  # the tick under way may have started before the poke
+                w = wchar(pid)
+                wait_for(lambda: mon.check_alive() or wchar(pid) > w, 30, "a nettop tick")
+        for window in range(windows):
+            rec = dict(base, rep=rep + window, loadavg=os.getloadavg()[0])
+            recs.append(rec)
+            skip = line_count(out_path) if out_path else 0
+            before = mon.sample()
+            time.sleep(args.idle_window)
+            after = mon.sample()
+            rec["cpu_per_s"] = (after[0] - before[0]) / (after[1] - before[1])
+            rec["rss_peak_kb"] = status_kb(mon.proc.pid, "VmHWM")
+            if cfg == "nettop" and window == windows - 1:
+                rec["bpf_maps"] = bpf_maps(mon.proc.pid)
+            if out_path:
+                rec["ticks"] = nettop_ticks(out_path, skip)
+                if rec["ticks"]:
+                    # poll_ms is wall time, which a busy machine stretches; CPU per tick is not.
+                    rec["cpu_ms_per_tick"] = (after[0] - before[0]) * 1000 / len(rec["ticks"])
+        mon.stop()
+    except (RuntimeError, subprocess.SubprocessError, OSError, ValueError, KeyError) as e:
+        if not recs or "cpu_per_s" in recs[-1]:
+            recs.append(dict(base, rep=rep + len(recs)))
+        recs[-1]["error"] = str(e)
+        mon.stop()
+    for rec in recs:
+        runs.append(rec)
+        extra_text = ""
+        if rec.get("ticks"):
+            extra_text = "  poll_ms " + ",".join(f"{t['poll_ms']:.1f}" for t in rec["ticks"]) + \
+                         f"  tracked {rec['ticks'][-1]['tracked']}"
+        log(f"  {name:12} rep {rec['rep']} {cfg:12} " +
+            (f"cpu {rec['cpu_per_s']:.3f} s/s  rss {rec['rss_peak_kb'] / 1024:.1f} MB" if "cpu_per_s" in rec
+             else f"ERROR {rec.get('error')}") + extra_text)
+    if out_path and os.path.exists(out_path):
+        os.unlink(out_path)
 
 
 # ---- summary ---------------------------------------------------------------------------------------
@@ -656,10 +674,18 @@ def verdicts(summary):
 
     for wl, target in [("bulk-lo-1", 0.97), ("bulk-lo-8", 0.97), ("bulk-veth-1", 0.97), ("bulk-veth-8", 0.97),
                        ("churn", 0.90), ("udp", 0.95)]:
-        r = med(wl, "nettop", "ratio")
+        e = summary.get(wl, {}).get("nettop", {})
+        r, w = e.get("ratio"), e.get("efficiency_ratio")
+        b = summary.get(wl, {}).get("nettop-bpf-stats", {}).get("bpf_share_of_workload_cpu")
         if r is not None:
-            out.append({"target": f"{wl}: throughput with nettop >= {target:.0%} of baseline", "measured": round(r, 4),
-                        "met": r >= target})
+            # On a busy machine the spread of the throughput ratio can straddle the target: then the
+            # work-per-CPU ratio and the BPF programs' share of the workload's CPU say more.
+            out.append({"target": f"{wl}: throughput with nettop >= {target:.0%} of baseline",
+                        "measured": f"{r['median']:.3f} ({r['min']:.3f}-{r['max']:.3f})"
+                                    + (f"; work/CPU {w['median']:.3f}" if w else "")
+                                    + (f"; BPF {b:.1%} of workload CPU" if b is not None else ""),
+                        "met": r["median"] >= target,
+                        "within_noise": r["min"] < target <= r["max"]})
     c = med("idle-10k", "nettop", "cpu_per_s")
     if c is not None:
         out.append({"target": "nettop CPU <= 2% of a core at 10k connections, 1 s tick", "measured": round(c, 4),
@@ -748,7 +774,9 @@ def print_tables(summary, verdict_list, machine):
                   ", ".join(f"{k} {v['memlock'] / 2**20:.1f} MB ({v['max_entries']} entries)" for k, v in maps.items()))
     print("\nissue 6 targets:")
     for v in verdict_list:
-        print(f"  [{'met ' if v['met'] else 'MISS'}] {v['target']}: {v['measured']}")
+        mark = "met " if v["met"] else "MISS"
+        noise = " (spread straddles the target)" if v.get("within_noise") else ""
+        print(f"  [{mark}] {v['target']}: {v['measured']}{noise}")
 
 
 def machine_facts(args):
