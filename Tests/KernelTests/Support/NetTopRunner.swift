@@ -34,7 +34,7 @@ final class NetTopRunner: @unchecked Sendable {
     private var rawTail: [String] = []
 
     init(extraArguments: [String] = [], interval: Double = 0.2) throws {
-        arguments = ["--json", "--interval", String(interval)] + extraArguments
+        arguments = ["--json", "--interval", String(interval)] + extraArguments + TestBackend.arguments
         let path = Binaries.nettop
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw KernelTestError("nettop binary not found at \(path) (build it, or set NETTOP_BIN)")
