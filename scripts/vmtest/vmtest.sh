@@ -14,10 +14,14 @@
 #             (linux-image-...-amd64) is used as it is. Always the generic -amd64 flavour: -cloud-amd64
 #             kernels have no 9p.
 #   BACKEND   exported to the tests as NETTOP_TEST_BACKEND (default: not set = nettop's automatic choice).
+#             The tests also see NETTOP_VMTEST=KVER (under TCG, so timed assertions may relax).
 #   NOBTF=1   hides the kernel's BTF in the guest (tmpfs over /sys/kernel/btf) and exports
 #             NETTOP_TEST_NO_BTF=1 to the tests.
 #   FILTER    a regular expression matched against the test names, as `swift test --filter` does
-#             (default: KernelTests). The matching tests run in one XCTest process, one at a time.
+#             (default: KernelTests). The matching tests run one at a time, one XCTest process per test
+#             class (ISOLATE=class; ISOLATE=test: one per test; ISOLATE=none: one in all), so that a test
+#             that crashes its process does not hide the rest. At the end the runner lists the tests that
+#             failed, crashed or did not run.
 #   CMD       run this bash command instead of the tests (no host build unless BUILD=1). It runs in the
 #             repository directory, with NETTOP_BIN, NETTOP_PEER (and the BACKEND/NOBTF variables) set.
 #   TIMEOUT   bound on the whole VM run, as for timeout(1) (default: 20m). MEM (2G), SMP (2) and
@@ -68,6 +72,7 @@ MEM=${MEM:-2G}
 SMP=${SMP:-2}
 APPEND=${APPEND:-}
 SKIP_BUILD=${SKIP_BUILD:-0}
+ISOLATE=${ISOLATE:-class}
 VERBOSE=${VERBOSE:-0}
 BUILD=${BUILD:-0}
 
@@ -209,14 +214,33 @@ BIN=$(swift build --show-bin-path 2>/dev/null || echo "$REPO/.build/debug")
 NETTOP_BIN=${NETTOP_BIN:-$BIN/nettop}
 NETTOP_PEER=${NETTOP_PEER:-$BIN/nettop-peer}
 
+TESTS=
 if [[ -z $CMD ]]; then
     bundle=$(ls -d "$BIN"/*PackageTests.xctest 2>/dev/null | head -1 || true)
     [[ -n $bundle && -x $bundle ]] || die "no test bundle in $BIN (swift build --build-tests)"
-    # Like `swift test --filter`: the regex selects among the bundle's tests, which run in one process.
-    tests=$("$bundle" --list-tests | grep -E -- "$FILTER" | paste -sd, -) || true
-    [[ -n $tests ]] || die "no test matches FILTER='$FILTER' ($bundle --list-tests)"
-    say "$(tr ',' '\n' <<<"$tests" | wc -l) tests match FILTER='$FILTER'"
-    CMD="$(printf '%q %q' "$bundle" "$tests")"
+    # Like `swift test --filter`: the regex selects among the bundle's tests (Module.Class/method).
+    TESTS=$("$bundle" --list-tests | grep -E -- "$FILTER") || true
+    [[ -n $TESTS ]] || die "no test matches FILTER='$FILTER' ($bundle --list-tests)"
+    case $ISOLATE in
+        none) groups=$(paste -sd, - <<<"$TESTS") ;;
+        class) groups=$(awk -F/ '{ if ($1 != last) { if (NR > 1) printf "\n"; printf "%s", $0; last = $1 } else printf ",%s", $0 } END { printf "\n" }' <<<"$TESTS") ;;
+        test) groups=$TESTS ;;
+        *) die "ISOLATE must be class, test or none, not '$ISOLATE'" ;;
+    esac
+    say "$(wc -l <<<"$TESTS") tests match FILTER='$FILTER'; $(wc -l <<<"$groups") XCTest process(es) (ISOLATE=$ISOLATE)"
+    # One process per group, so that a test that crashes its process does not take the others with it.
+    # The exit status is the first non-zero one.
+    CMD="bundle=$(printf %q "$bundle")
+status=0
+while read -r group <&3; do
+    echo \"=== vmtest: \${group%%/*}\"
+    \"\$bundle\" \"\$group\" < /dev/null
+    s=\$?
+    if [ \$s -ne 0 ] && [ \$status -eq 0 ]; then status=\$s; fi
+done 3<<'VMTEST_GROUPS'
+$groups
+VMTEST_GROUPS
+exit \$status"
 fi
 
 # --- Temporary directory: the writable share and the initramfs -----------------------------------------
@@ -243,6 +267,7 @@ q() { local v=${1//\'/\'\\\'\'}; printf "'%s'" "$v"; }
     echo "export PATH=$(printf %q "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${SWIFT_BIN_DIR:-/opt/swift/usr/bin}")"
     echo 'export HOME=/root LANG=C.UTF-8 TERM=dumb'
     echo "export NETTOP_BIN=$(printf %q "$NETTOP_BIN") NETTOP_PEER=$(printf %q "$NETTOP_PEER")"
+    echo "export NETTOP_VMTEST=$(printf %q "$KVER")   # emulated: timings are several times slower"
     [[ -n $BACKEND ]] && echo "export NETTOP_TEST_BACKEND=$(printf %q "$BACKEND")"
     [[ $NOBTF == 1 ]] && echo 'export NETTOP_TEST_NO_BTF=1'
     echo "cd $(printf %q "$REPO") || exit 125"
@@ -329,6 +354,24 @@ elif [[ -s $OUT/init-error ]]; then
 else
     say "the guest stopped without reporting an exit status (kernel panic or crash? qemu status $qrc; console log: ${LOG#"$REPO"/})"
     rc=125
+fi
+# Which of the selected tests passed, failed, crashed (started, never finished) or never ran.
+if [[ -n $TESTS && -f $OUT/output ]]; then
+    tr -d '\r' < "$OUT/output" | awk -v list="$TESTS" '
+        BEGIN { n = split(list, all, "\n"); for (i = 1; i <= n; i++) { t = all[i]; sub(/^[^.]*\./, "", t); sub(/\//, ".", t); name[i] = t } }
+        match($0, /^Test Case \x27[^\x27]+\x27 (started|passed|failed)/) {
+            split(substr($0, RSTART, RLENGTH), f, "\x27"); state[f[2]] = f[3]; sub(/^ /, "", state[f[2]])
+        }
+        END {
+            for (i = 1; i <= n; i++) {
+                st = state[name[i]]
+                if (st == "passed") passed++
+                else if (st == "failed") failed = failed "\n    failed:  " name[i]
+                else if (st == "started") failed = failed "\n    crashed: " name[i]
+                else failed = failed "\n    not run: " name[i]
+            }
+            printf "vmtest: %d of %d tests passed%s\n", passed, n, failed
+        }' >&2 || true
 fi
 say "kernel $KVER: exit status $rc; VM wall time $vm_time, total $(elapsed "$started")"
 exit "$rc"
