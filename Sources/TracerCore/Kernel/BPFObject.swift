@@ -25,15 +25,19 @@ final class BPFObject {
                               detail: LibbpfLog.take())
         }
         object = opened
+        // Every stored property is set by now, so a throw below still runs deinit: `closed` must say the
+        // object is gone, or deinit would close it a second time (a double free inside libbpf).
         do {
             try configure(object)
         } catch {
+            closed = true
             bpf_object__close(object)
             throw error
         }
         let ret = bpf_object__load(object)
         if ret != 0 {
             let log = LibbpfLog.take()
+            closed = true
             bpf_object__close(object)
             throw BPFObject.loadError(code: libbpfErrno(ret), log: log, debug: debug)
         }
