@@ -272,13 +272,14 @@ class Monitor:
     def __init__(self, kind, args):
         self.kind, self.args, self.proc = kind, args, None
 
-    def start(self, ns, device, nettop_extra=(), out_path=None):
+    def start(self, ns, device, nettop_extra=(), out_path=None, extra_wait=0.0):
         if self.kind == "none":
             return
         if self.kind == "nettop":
             argv = [self.args.nettop, "--json", "--interval", "1", *nettop_extra]
             out = open(out_path, "wb") if out_path else subprocess.DEVNULL
-            self.proc = OWNED.spawn(argv, stdout=out)
+            with open(os.path.join(self.args.out_dir, "nettop.stderr"), "ab") as err:
+                self.proc = OWNED.spawn(argv, stdout=out, stderr=err)
             if out_path:
                 out.close()
             # Attached when its BPF links exist; running once the first tick was written (after the /proc
@@ -293,7 +294,10 @@ class Monitor:
                     return False
                 return wchar(self.proc.pid) > w0[0] + 64
             t0 = time.monotonic()
-            wait_for(ticked, 120, "nettop's first tick")
+            try:
+                wait_for(ticked, self.args.first_tick_timeout + extra_wait, "nettop's first tick")
+            except RuntimeError as e:
+                raise RuntimeError(f"{e} ({self.describe(w0[0] is not None)})") from None
             self.first_tick_s = time.monotonic() - t0
             return
         if self.kind == "nethogs":
@@ -304,6 +308,17 @@ class Monitor:
         self.proc = OWNED.spawn(argv, stdin=subprocess.PIPE)
         wait_for(lambda: self.check_alive() or has_packet_socket(self.proc.pid), 20, f"{self.kind} to capture")
         time.sleep(0.5)  # its capture loop starts right after the socket
+
+    def describe(self, attached):
+        """What a nettop that does not tick is doing: for the error message."""
+        pid = self.proc.pid
+        try:
+            with open(f"/proc/{pid}/wchan") as f:
+                wchan = f.read().strip()
+            return (f"attached: {attached}, CPU {cpu_seconds(pid):.1f} s, wchar {wchar(pid)}, "
+                    f"waiting in {wchan or 'nothing (running)'}")
+        except OSError:
+            return "gone"
 
     def check_alive(self):
         if self.proc.poll() is not None:
@@ -545,7 +560,7 @@ def idle_measure(args, gen, name, n, cfg, rep, windows, max_conns, runs):
         extra = ["--max-connections", str(max_conns)]
         if cfg == "nettop-ticks":
             extra += ["--port", "1"]
-        mon.start(NS_LO, "lo", nettop_extra=extra, out_path=out_path)
+        mon.start(NS_LO, "lo", nettop_extra=extra, out_path=out_path, extra_wait=n / 5000)
         base["foreign_monitors"] = foreign_monitors({mon.proc.pid})
         if cfg.startswith("nettop"):
             base["first_tick_s"] = mon.first_tick_s
@@ -707,11 +722,17 @@ def verdicts(summary):
                                 "measured": f"{a['median']:.4f} vs {b['median']:.4f} s/s",
                                 "met": a["median"] < b["median"]})
                 continue
-            a, b = mine.get("ratio"), theirs.get("ratio")
-            if a and b:
-                out.append({"target": f"{wl}: nettop costs less throughput than {peer}",
-                            "measured": f"{a['median']:.3f} vs {b['median']:.3f}",
-                            "met": a["median"] >= b["median"]})
+            # Overhead = the monitor's own CPU plus what it takes from the workload, the latter read from
+            # work per CPU second (steadier than raw throughput on a shared machine).
+            a, b = mine.get("efficiency_ratio"), theirs.get("efficiency_ratio")
+            ca, cb = mine.get("cpu_per_s"), theirs.get("cpu_per_s")
+            ra, rb = mine.get("ratio"), theirs.get("ratio")
+            if a and b and ca and cb:
+                out.append({"target": f"{wl}: nettop's overhead below {peer}'s",
+                            "measured": f"own CPU {ca['median']:.3f} vs {cb['median']:.3f} s/s; work/CPU "
+                                        f"{a['median']:.3f} vs {b['median']:.3f}; throughput "
+                                        f"{ra['median']:.3f} vs {rb['median']:.3f}",
+                            "met": ca["median"] <= cb["median"] and a["median"] >= b["median"]})
     return out
 
 
@@ -842,10 +863,24 @@ def main():
     ap.add_argument("--idle-window", type=float, default=4.0, help="seconds each monitor is measured at idle")
     ap.add_argument("--idle", default="10000,100000", help="idle connection counts, comma-separated ('' for none)")
     ap.add_argument("--only", default="", help="comma-separated workload names (default: all)")
+    ap.add_argument("--first-tick-timeout", type=float, default=60,
+                    help="seconds nettop may take to its first tick (its /proc scan), plus 1 s per 5k idle connections")
     ap.add_argument("--no-bpf-stats", action="store_true",
                     help="skip the extra run per workload that measures nettop's BPF programs")
     ap.add_argument("--budget", type=int, default=780, help="seconds after which remaining runs are skipped")
+    ap.add_argument("--report", metavar="LATEST_JSON",
+                    help="no runs: summarize the runs of an earlier latest.json again (rewrites summary.json beside it)")
     args = ap.parse_args()
+    if args.report:
+        with open(args.report) as f:
+            old = json.load(f)
+        summary = summarize(old["runs"])
+        verdict_list = verdicts(summary)
+        with open(os.path.join(os.path.dirname(os.path.abspath(args.report)), "summary.json"), "w") as f:
+            json.dump({"machine": old["machine"], "settings": old["settings"], "summary": summary,
+                       "targets": verdict_list}, f, indent=1)
+        print_tables(summary, verdict_list, old["machine"])
+        return 0
     if os.geteuid() != 0:
         log("bench: needs root (BPF, network namespaces); run it with sudo make bench")
         return 77
