@@ -150,6 +150,18 @@ final class UIKeyTests: XCTestCase {
         XCTAssertEqual(model.state.view.netns, blue)
     }
 
+    func testKeysArrivingTogetherResortOnceAndInOrder() {
+        var model = UIFixtures.model()
+        // "/", "dns", Enter, Down, Enter in one read: the selection moves over the filtered rows.
+        let followup = model.press([.character("/"), .character("d"), .character("n"), .character("s"), .enter, .enter])
+        XCTAssertTrue(followup.contains(.redraw))
+        XCTAssertEqual(UIFixtures.pids(model), [77])
+        XCTAssertEqual(model.state.mode, .detail(ConnectionID(UIFixtures.rows[1])))
+        // Quit ends the batch.
+        XCTAssertEqual(model.press([.escape, .character("q"), .character("g")]), .quit)
+        XCTAssertEqual(model.state.group, .none)
+    }
+
     func testPidAndProtocolFilterKeys() {
         var model = UIFixtures.model()
         UIFixtures.press(&model, .down, .character("p"))   // the second row: curl, pid 1234

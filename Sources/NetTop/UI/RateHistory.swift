@@ -8,8 +8,12 @@ struct RateHistory: Sendable, Equatable {
     private(set) var tx: [Float] = []
     private(set) var rx: [Float] = []
 
+    /// The tick of the newest sample (`TrafficHistory` counts ticks), to tell the stale ones.
+    private(set) var lastTick = 0
+
     /// Adds one tick's rates (bytes per second), dropping the oldest beyond `capacity`.
-    mutating func append(tx txRate: Double, rx rxRate: Double) {
+    mutating func append(tx txRate: Double, rx rxRate: Double, tick: Int = 0) {
+        lastTick = tick
         if tx.count == Self.capacity {
             tx.removeFirst()
             rx.removeFirst()

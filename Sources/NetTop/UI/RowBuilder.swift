@@ -6,11 +6,14 @@ import TracerCore
 /// sort key finds equal keep their places from tick to tick. Groups are ordered by the same keys over
 /// their summed counters, then by what they group.
 enum RowBuilder {
-    static func rows(_ history: TrafficHistory, _ state: ViewState) -> [DisplayRow] {
-        let kept = filtered(history, state)
+    /// `searchTexts`, when given, are `RowText.searchText` of each of `history.rows`, made beforehand.
+    static func rows(_ history: TrafficHistory, _ state: ViewState, searchTexts: [String] = []) -> [DisplayRow] {
+        let kept = filtered(history, state, searchTexts: searchTexts)
         guard state.group != .none else {
+            // Indices, not rows, are moved around while sorting: a row is a large value.
             let view = state.view
-            return kept.sorted { view.precedes($0.stats, $1.stats) }.map(DisplayRow.connection)
+            return kept.indices.sorted { view.precedes(kept[$0].stats, kept[$1].stats) }
+                .map { DisplayRow.connection(kept[$0]) }
         }
         var groups: [GroupKey: ConnectionGroup] = [:]
         for row in kept {
@@ -25,13 +28,17 @@ enum RowBuilder {
     }
 
     /// The rows the filters let through, in the history's order.
-    static func filtered(_ history: TrafficHistory, _ state: ViewState) -> [TrafficHistory.Row] {
+    static func filtered(_ history: TrafficHistory, _ state: ViewState, searchTexts: [String] = []) -> [TrafficHistory.Row] {
         let needle = state.findText.lowercased()
         let names = history.netnsNames
-        return history.rows.filter { row in
-            guard state.view.matches(row.stats) else { return false }
-            if let host = state.host, row.stats.tuple.dest != host { return false }
-            return needle.isEmpty || RowText.searchText(row, names: names).contains(needle)
+        let cached = searchTexts.count == history.rows.count
+        return history.rows.indices.compactMap { i in
+            let row = history.rows[i]
+            guard state.view.matches(row.stats) else { return nil }
+            if let host = state.host, row.stats.tuple.dest != host { return nil }
+            if needle.isEmpty { return row }
+            let text = cached ? searchTexts[i] : RowText.searchText(row, names: names)
+            return text.contains(needle) ? row : nil
         }
     }
 

@@ -63,18 +63,26 @@ struct ScreenRenderer {
         screen.write(right, row: 0, column: max(0, width - rightWidth))
 
         // Totals are the host's: every connection, whatever the filters.
-        let live = history.rows.filter { !$0.isClosed }
-        let tcp = live.lazy.filter { $0.stats.tuple.type == .tcp }.count
-        func count(_ d: Direction) -> String { String(live.lazy.filter { $0.stats.direction == d }.count) }
+        var live = 0, tcp = 0, incoming = 0, outgoing = 0, local = 0
+        for row in history.rows where !row.isClosed {
+            live += 1
+            if row.stats.tuple.type == .tcp { tcp += 1 }
+            switch row.stats.direction {
+            case .incoming: incoming += 1
+            case .outgoing: outgoing += 1
+            case .local: local += 1
+            case .none: break
+            }
+        }
         let unit = state.rateUnit
         screen.write([
             ("TX ", .label), (UnitText.rate(history.totalTxRate, unit) + "/s", .txRate),
             ("  RX ", .label), (UnitText.rate(history.totalRxRate, unit) + "/s", .rxRate),
-            ("  conns ", .label), (String(live.count), .value),
-            ("  tcp ", .label), (String(tcp), .value), (" udp ", .label), (String(live.count - tcp), .value),
-            ("  in ", .label), (count(.incoming), .value), (" out ", .label), (count(.outgoing), .value),
-            (" local ", .label), (count(.local), .value),
-            ("  closed ", .label), (String(history.rows.count - live.count), .value),
+            ("  conns ", .label), (String(live), .value),
+            ("  tcp ", .label), (String(tcp), .value), (" udp ", .label), (String(live - tcp), .value),
+            ("  in ", .label), (String(incoming), .value), (" out ", .label), (String(outgoing), .value),
+            (" local ", .label), (String(local), .value),
+            ("  closed ", .label), (String(history.rows.count - live), .value),
         ], row: 1)
 
         let stats = history.stats

@@ -56,13 +56,12 @@ struct TrafficHistory: Sendable {
                             closedTicksAgo: stats.closed ? 0 : nil,
                             ageSeconds: Double(end &- min(end, stats.firstSeen)) / 1e9))
         }
-        let reported = Set(next.lazy.map(\.id))
-
-        var kept = reported
+        // Closed rows of earlier ticks stay a few ticks more, unless the tracer reports their connection
+        // again. Only those few are looked for among this tick's rows (no set of every row's identity:
+        // a busy host has tens of thousands).
+        var lingering: [ConnectionID: Row] = [:]
         for var row in rows {
-            guard let ago = row.closedTicksAgo, ago + 1 < Self.closedLingerTicks, !reported.contains(row.id) else {
-                continue
-            }
+            guard let ago = row.closedTicksAgo, ago + 1 < Self.closedLingerTicks else { continue }
             row.closedTicksAgo = ago + 1
             row.txRate = 0
             row.rxRate = 0
@@ -70,19 +69,29 @@ struct TrafficHistory: Sendable {
             row.stats.lastSentBytes = 0
             row.stats.lastRecvBytes = 0
             row.stats.lastRetransmits = 0
-            next.append(row)
-            kept.insert(row.id)
+            lingering[row.id] = row
+        }
+        if !lingering.isEmpty {
+            for row in next where lingering[row.id] != nil { lingering[row.id] = nil }
+            next.append(contentsOf: lingering.values.sorted { $0.stats.tuple < $1.stats.tuple })
         }
 
-        var appended = Set<ConnectionID>()
         // Only rows the tracer reported this tick have a new sample; lingering closed rows keep theirs.
+        let tick = ticks + 1
         for row in next where (row.closedTicksAgo ?? 0) == 0 {
-            guard appended.insert(row.id).inserted else { continue }
-            if histories[row.id] == nil && histories.count >= Self.maxHistories { continue }
-            histories[row.id, default: RateHistory()].append(tx: row.txRate, rx: row.rxRate)
+            if let i = histories.index(forKey: row.id) {
+                guard histories.values[i].lastTick != tick else { continue }
+                histories.values[i].append(tx: row.txRate, rx: row.rxRate, tick: tick)
+            } else if histories.count < Self.maxHistories {
+                var history = RateHistory()
+                history.append(tx: row.txRate, rx: row.rxRate, tick: tick)
+                histories[row.id] = history
+            }
         }
-        if histories.keys.contains(where: { !kept.contains($0) }) {
-            histories = histories.filter { kept.contains($0.key) }
+        // Histories of connections no longer in the table go (those lingering closed keep theirs).
+        if histories.count > 0 {
+            let gone = histories.filter { $0.value.lastTick != tick && lingering[$0.key] == nil }.map(\.key)
+            for id in gone { histories[id] = nil }
         }
 
         rows = next

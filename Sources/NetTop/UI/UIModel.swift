@@ -16,6 +16,9 @@ struct UIModel: Sendable {
     /// The table's rows, filtered, grouped and sorted; rebuilt on `.resort`.
     private(set) var rows: [DisplayRow] = []
     private(set) var size: TerminalSize
+    /// What the find text is matched against, one per row of `shown`, made when a find first needs them
+    /// (typing a find re-filters on every key; the texts of a busy host's rows are worth keeping).
+    private var searchTexts: [String] = []
 
     init(hostname: String, state: ViewState, size: TerminalSize, utcOffsetSeconds: Int = 0) {
         self.hostname = hostname
@@ -39,7 +42,10 @@ struct UIModel: Sendable {
     /// Takes one tick of the tracer; while paused it is recorded but not shown.
     mutating func record(_ snapshot: Snapshot, elapsed: Double, monotonicNs: UInt64) -> Followup {
         live.record(snapshot, elapsed: elapsed, monotonicNs: monotonicNs)
-        if !state.paused { rebuildRows() }
+        if !state.paused {
+            searchTexts = []
+            rebuildRows()
+        }
         return .redraw
     }
 
@@ -50,21 +56,51 @@ struct UIModel: Sendable {
 
     /// Filters, groups and sorts again, and puts the cursor back on the selected row.
     mutating func rebuildRows() {
-        rows = RowBuilder.rows(shown, state)
+        if !state.findText.isEmpty && searchTexts.count != shown.rows.count {
+            searchTexts = shown.rows.map { RowText.searchText($0, names: shown.netnsNames) }
+        }
+        rows = RowBuilder.rows(shown, state, searchTexts: searchTexts)
         reconcileSelection()
     }
 
     /// Reads a key, performs its action and does the follow-up that needs no terminal (re-sorting).
     /// Returns what is left for the run loop (redraw, quit, reschedule, ...).
     mutating func press(_ key: Key) -> Followup {
-        guard let action = KeyMap.action(for: key, in: state.mode) else {
-            // An unbound key still clears a notice.
-            if state.message != nil { state.message = nil; return .redraw }
-            return []
+        press([key])
+    }
+
+    /// Keys that arrived together (typing, a paste, key repeat): re-sorts once at the end, or before an
+    /// action that needs the rows as they are now (moving the selection, opening it). Stops at quit.
+    mutating func press(_ keys: [Key]) -> Followup {
+        var next: Followup = []
+        var resortPending = false
+        for key in keys {
+            guard let action = KeyMap.action(for: key, in: state.mode) else {
+                // An unbound key still clears a notice.
+                if state.message != nil { state.message = nil; next.insert(.redraw) }
+                continue
+            }
+            if resortPending && Self.readsRows(action) {
+                rebuildRows()
+                resortPending = false
+            }
+            let followup = perform(action)
+            if followup.contains(.quit) { return .quit }
+            if followup.contains(.resort) { resortPending = true }
+            next.formUnion(followup)
         }
-        let next = perform(action)
-        if next.contains(.resort) { rebuildRows() }
+        if resortPending { rebuildRows() }
         return next
+    }
+
+    private static func readsRows(_ action: Action) -> Bool {
+        switch action {
+        case .move, .page, .moveToFirst, .moveToLast, .confirm, .togglePidFilter, .sortNextColumn,
+             .sortPreviousColumn:
+            return true
+        default:
+            return false
+        }
     }
 
     // MARK: Actions
@@ -133,6 +169,7 @@ struct UIModel: Sendable {
         case .togglePause:
             state.paused.toggle()
             frozen = state.paused ? live : nil
+            searchTexts = []
             return [.resort, .redraw]
         case .longerInterval, .shorterInterval:
             let interval = Self.nextInterval(from: state.interval, longer: action == .longerInterval)

@@ -54,12 +54,8 @@ final class UIRunLoop {
             }
             let keys = terminal.waitForKeys(timeout: min(deadline - now, Self.longestWait))
             if waiter.waitForStop(until: -Double.infinity) { return 0 }
-            var pending: Followup = []
-            for key in keys {
-                let next = model.press(key)
-                if next.contains(.quit) { return 0 }
-                pending.formUnion(next)
-            }
+            let pending = model.press(keys)
+            if pending.contains(.quit) { return 0 }
             if pending.contains(.resize) { model.resize(to: terminal.size) }
             if pending.contains(.reschedule) {
                 deadline = max(lastTick + model.state.interval, clock())
