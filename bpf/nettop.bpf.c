@@ -73,6 +73,17 @@ static __always_inline bool sk_dead(struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_flags) & (1UL << SOCK_DEAD);
 }
 
+/* Segments in a (GSO) skb: tcp_skb_cb lives in skb->cb. */
+static __always_inline __u16 skb_segs(void *skb)
+{
+	__u16 segs = 1;
+
+	bpf_probe_read_kernel(&segs, sizeof(segs),
+			      skb + bpf_core_field_offset(struct sk_buff, cb) +
+				      bpf_core_field_offset(struct tcp_skb_cb, tcp_gso_segs));
+	return segs;
+}
+
 #include "nettop_entries.bpf.h"
 
 /* ---- tracepoint backend: tp_btf ---- */
@@ -97,22 +108,6 @@ int BPF_PROG(tp_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
 	tcp_state_change(sk, bpf_get_socket_cookie(sk), sk_family(sk), oldstate, newstate);
-	return 0;
-}
-
-SEC("tracepoint/tcp/tcp_retransmit_skb")
-int tp_tcp_retransmit_skb(struct trace_event_raw_tcp_retransmit_skb *ctx)
-{
-	struct sock *sk = (struct sock *)BPF_CORE_READ(ctx, skaddr);
-	struct sk_buff *skb = (struct sk_buff *)BPF_CORE_READ(ctx, skbaddr);
-	__u16 segs = 1;
-
-	if (bpf_core_field_exists(ctx->err) && BPF_CORE_READ(ctx, err))
-		return 0; /* not sent */
-	bpf_probe_read_kernel(&segs, sizeof(segs),
-			      (void *)skb + bpf_core_field_offset(struct sk_buff, cb) +
-				      bpf_core_field_offset(struct tcp_skb_cb, tcp_gso_segs));
-	tcp_retransmitted(sk, segs);
 	return 0;
 }
 

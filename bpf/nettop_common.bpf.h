@@ -30,6 +30,8 @@ static __always_inline __u8 sk_userlocks(struct sock *sk);
 static __always_inline __u64 sk_cookie(struct sock *sk);
 /* the application let go of it (SOCK_DEAD); false where not read (tcp:tcp_destroy_sock finishes it) */
 static __always_inline bool sk_dead(struct sock *sk);
+/* TCP segments in a (GSO) skb; 1 where not read */
+static __always_inline __u16 skb_segs(void *skb);
 
 /* ---- settings, written by user space before load ---- */
 const volatile struct nt_settings settings = {

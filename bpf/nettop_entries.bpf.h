@@ -31,6 +31,16 @@ struct tp_tcp_sk {             /* tcp:tcp_destroy_sock and others that start wit
 	const void *skaddr;
 };
 
+/* tcp:tcp_retransmit_skb (class tcp_event_sk_skb before 6.12, when it became an event of its own and
+ * gained `err`, at 76: since then it also fires for retransmits that failed). */
+struct tp_tcp_retransmit_skb {
+	__u64 __common;
+	void *skbaddr;
+	const void *skaddr;
+	__u8 _fields[52];
+	int err;
+};
+
 struct syscall_enter {
 	__u64 __common;
 	__s32 nr;
@@ -55,6 +65,16 @@ int tpc_inet_sock_set_state(struct tp_inet_sock_set_state *ctx)
 	if (ctx->protocol != IPPROTO_TCP)
 		return 0;
 	tcp_state_change(sk, sk_cookie(sk), ctx->family, ctx->oldstate, ctx->newstate);
+	return 0;
+}
+
+/* Retransmitted segments. `err` is read only where the format file has it (facts.retransmit_err_off). */
+SEC("tracepoint/tcp/tcp_retransmit_skb")
+int tp_tcp_retransmit_skb(struct tp_tcp_retransmit_skb *ctx)
+{
+	if (facts.retransmit_err_off == __builtin_offsetof(struct tp_tcp_retransmit_skb, err) && ctx->err)
+		return 0; /* not sent */
+	tcp_retransmitted((struct sock *)ctx->skaddr, skb_segs(ctx->skbaddr));
 	return 0;
 }
 

@@ -86,6 +86,12 @@ static __always_inline bool sk_dead(struct sock *sk)
 	return false; /* not guessed: tcp:tcp_destroy_sock finishes a released socket */
 }
 
+/* Retransmits are counted per event: the segment count lives in the skb's control block, not guessed. */
+static __always_inline __u16 skb_segs(void *skb)
+{
+	return 1;
+}
+
 #include "nettop_entries.bpf.h"
 
 /* ---- tracepoint backend: classic tracepoints ---- */
@@ -102,26 +108,6 @@ int tpc_sock_recv_length(struct tp_sock_length *ctx)
 {
 	struct sock *sk = ctx->sk;
 	return handle_io(sk, sk_cookie(sk), ctx->family, ctx->protocol, ctx->ret, ctx->flags, false);
-}
-
-/* tcp:tcp_retransmit_skb's record; `err` (at 76) came with Linux 6.12, when the event started to fire
- * for failed retransmits too. */
-struct tp_tcp_retransmit_skb {
-	__u64 __common;
-	const void *skbaddr;
-	const void *skaddr;
-	__u8 _fields[52];
-	int err;
-};
-
-/* Counted per event: the segment count lives in the skb's control block, which is not guessed. */
-SEC("tracepoint/tcp/tcp_retransmit_skb")
-int tp_tcp_retransmit_skb(struct tp_tcp_retransmit_skb *ctx)
-{
-	if (facts.retransmit_err_off == __builtin_offsetof(struct tp_tcp_retransmit_skb, err) && ctx->err)
-		return 0; /* not sent */
-	tcp_retransmitted((struct sock *)ctx->skaddr, 1);
-	return 0;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -84,14 +84,6 @@ struct task_struct {
 	struct files_struct *files;
 };
 
-/* Classic tracepoint context of tcp:tcp_retransmit_skb (its format file). `err` came with 6.12. */
-struct trace_event_raw_tcp_retransmit_skb {
-	__u64 __common;
-	const void *skbaddr;
-	const void *skaddr;
-	int err;
-};
-
 #pragma clang attribute pop
 
 #include "nettop_constants.h"
