@@ -27,13 +27,18 @@ struct {
 	__type(value, struct nt_guess_status);
 } status SEC(".maps");
 
-/* The status if this event is the armed connection's (on the guessing thread), else NULL. */
+/* The status if this event is the armed connection's, else NULL. The guessing thread is known by its
+ * name, which user space made unique: its thread id would differ in a pid namespace (a container). */
 static __always_inline struct nt_guess_status *armed(void)
 {
 	__u32 zero = 0;
 	struct nt_guess_status *st = bpf_map_lookup_elem(&status, &zero);
+	__u64 comm[2] = {};
 
-	if (!st || st->state != NT_GUESS_ARMED || st->tid != bpf_get_current_pid_tgid())
+	if (!st || st->state != NT_GUESS_ARMED)
+		return NULL;
+	bpf_get_current_comm(comm, sizeof(comm));
+	if (comm[0] != *(__u64 *)st->comm || comm[1] != *(__u64 *)(st->comm + 8))
 		return NULL;
 	return st;
 }

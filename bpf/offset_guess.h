@@ -20,7 +20,7 @@ enum nt_guess_state {
 /* The one value of the `status` array map. User space writes the request and ARMED; the program, on
  * the guessing thread's connection, writes sk, err, window and DONE. */
 struct nt_guess_status {
-	__u64 tid;            /* pid_tgid of the thread that owns the connection */
+	char comm[16];        /* name of the thread that owns the connection (its pid may be namespaced) */
 	__u64 sk;             /* the struct sock the window was read from */
 	__u32 state;          /* enum nt_guess_state */
 	__u32 offset;         /* where to read in struct sock (with deref: where the pointer is) */

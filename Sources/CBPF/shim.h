@@ -8,7 +8,6 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -207,13 +206,6 @@ static inline int nt_loopback_up(void)
 	}
 	close(fd);
 	return err;
-}
-
-/* The calling thread's id, which bpf_get_current_pid_tgid() reports in its low half. glibc declares
- * gettid() only under _GNU_SOURCE, so Swift does not see it. */
-static inline __u32 nt_gettid(void)
-{
-	return (__u32)syscall(SYS_gettid);
 }
 
 #endif

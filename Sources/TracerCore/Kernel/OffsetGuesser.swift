@@ -7,7 +7,7 @@ import Glibc
 /// connection's struct sock. Used where CO-RE is not possible (no BTF, or --no-btf).
 ///
 /// Everything runs on one dedicated thread: the kernel side recognises the connections by that thread's
-/// id, and only that thread enters the guesser's second network namespace.
+/// (unique) name, and only that thread enters the guesser's second network namespace.
 enum OffsetGuesser {
     /// Which entry point of offset_guess.bpf.c to use.
     enum Hook: Sendable {
@@ -53,6 +53,8 @@ private final class GuessRun: @unchecked Sendable {
     private var secondNetns: Int32 = -1
     /// No guess may take longer than this, whatever the kernel does.
     private let deadline = monotonicNow() + 30_000_000_000
+    /// The guessing thread's name, which the kernel side recognises it by (unique to this run).
+    private let threadName = "ntguess-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
 
     init(statusFD: Int32) { self.statusFD = statusFD }
 
@@ -74,6 +76,7 @@ private final class GuessRun: @unchecked Sendable {
     }
 
     private func run() -> Result<GuessedOffsets, OffsetGuessFailure> {
+        nameThisThread()
         openSecondNetns()
         defer {
             if secondNetns >= 0 { close(secondNetns) }
@@ -173,7 +176,7 @@ private final class GuessRun: @unchecked Sendable {
         // Arm, shut the sending side down (ESTABLISHED -> FIN_WAIT1 runs the kernel side, synchronously),
         // read what it found, disarm.
         var status = nt_guess_status()
-        status.tid = (UInt64(UInt32(bitPattern: getpid())) << 32) | UInt64(nt_gettid())
+        withUnsafeMutableBytes(of: &status.comm) { $0.copyBytes(from: threadName.utf8.prefix(15)) }
         status.state = UInt32(NT_GUESS_ARMED.rawValue)
         status.offset = UInt32(request.read.offset)
         status.inner = UInt32(request.read.inner ?? 0)
@@ -193,6 +196,14 @@ private final class GuessRun: @unchecked Sendable {
         guard answer.err == 0 else { return .success(.unreadable(facts)) }
         let window = withUnsafeBytes(of: answer.window) { Array($0) }
         return .success(.window(facts, window))
+    }
+
+    /// Names the calling thread (pthread_setname_np and prctl are out of Swift's reach: GNU-only, variadic).
+    private func nameThisThread() {
+        let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        _ = threadName.withCString { write(fd, $0, strlen($0)) }
+        close(fd)
     }
 
     // MARK: - Namespaces
