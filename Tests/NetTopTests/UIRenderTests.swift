@@ -119,6 +119,16 @@ final class UIRenderTests: XCTestCase {
         }
     }
 
+    func testHelpFitsAt80x24() {
+        var model = UIFixtures.model()
+        UIFixtures.press(&model, .character("h"))
+        let text = UIFixtures.screen(model).text
+        for (keys, does) in KeyMap.help {
+            XCTAssertTrue(text.contains(" " + keys + " "), keys)
+            XCTAssertTrue(text.contains(does), does)
+        }
+    }
+
     func testTooSmallTerminalSaysSo() {
         let screen = UIFixtures.screen(UIFixtures.model(columns: 30, lines: 6))
         XCTAssertEqual(screen.line(0), "Terminal too small for nettop")

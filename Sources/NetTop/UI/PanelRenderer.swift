@@ -13,7 +13,8 @@ struct PanelRenderer {
         var y = region.lowerBound
         screen.put(" nettop keys", row: y, column: 0, style: .panelTitle)
         y += 1
-        let keysWidth = min(30, max(12, screen.width / 3))
+        let longest = KeyMap.help.map { TextWidth.of($0.keys) }.max() ?? 0
+        let keysWidth = min(longest + 2, max(12, screen.width / 3))
         for (keys, does) in KeyMap.help where y < region.upperBound {
             screen.put(" " + keys, row: y, column: 0, maxWidth: keysWidth, style: .panelTitle)
             screen.put(does, row: y, column: keysWidth + 1, style: .panel)
@@ -106,7 +107,7 @@ struct PanelRenderer {
         let entries = model.netnsEntries
         let lines = entries.map { entry -> (String, String) in
             let inode = entry.inode.map { entry.label == String($0) ? "" : "  \($0)" } ?? ""
-            return (entry.label + inode, "\(entry.connections) rows")
+            return (entry.label + inode, "\(entry.connections) row" + (entry.connections == 1 ? "" : "s"))
         }
         menu(model, title: "Network namespace", lines: lines, selected: index,
              current: entries.firstIndex { $0.inode == model.state.view.netns }, into: &screen)
