@@ -90,7 +90,7 @@ final class UIRunLoopTests: XCTestCase {
     private func runUI(_ world: FakeWorld, check: TerminalCheck, terminal: FakeTerminal?,
                        openError: NetTopError? = nil) -> Int32 {
         InteractiveUI.run(view: ViewOptions(), tracer: try! TracerArguments.parse([]), interval: 1, environment: world.environment,
-                          terminalCheck: check) { term throws(NetTopError) in
+                          terminalCheck: check) { _, _ throws(NetTopError) in
             if let openError { throw openError }
             return terminal!
         }
@@ -147,10 +147,20 @@ final class UIRunLoopTests: XCTestCase {
         var reporting = environment
         reporting.writeError = { events.append("error: " + $0) }
         let status = InteractiveUI.run(view: ViewOptions(), tracer: try! TracerArguments.parse([]), interval: 1,
-                                       environment: reporting, terminalCheck: tty) { _ throws(NetTopError) in terminal }
+                                       environment: reporting, terminalCheck: tty) { _, _ throws(NetTopError) in terminal }
         XCTAssertEqual(status, 70)
         XCTAssertEqual(events, ["terminal closed", "error: nettop: the ring buffer broke."])
         XCTAssertEqual(world.tracer.closeCount, 1)
+    }
+
+    func testTheRealTerminalNeedsTheRealSignalWatcher() {
+        // With a fake waiter, the live entry refuses to take the terminal (a stop signal during a wait
+        // would otherwise kill nettop with the terminal still raw) — and so never waits for a key here.
+        let world = FakeWorld()
+        let status = InteractiveUI.run(view: ViewOptions(), tracer: try! TracerArguments.parse([]), interval: 1,
+                                       environment: world.environment)
+        XCTAssertTrue(status == 69 || status == 70, "\(status)")
+        XCTAssertEqual(world.errors.count, 1)
     }
 
     func testStopSignalThroughTheEntryPoint() {

@@ -17,15 +17,22 @@ enum InteractiveUI {
 
     static func run(view: ViewOptions, tracer: TracerArguments, interval: Double,
                     environment env: AppEnvironment) -> Int32 {
-        run(view: view, tracer: tracer, interval: interval, environment: env, terminalCheck: .live) { term throws(NetTopError) in
-            try CursesTerminal.open(term: term, wakeSignals: SignalWatcher.stopSignals)
+        run(view: view, tracer: tracer, interval: interval, environment: env, terminalCheck: .live) {
+            term, waiter throws(NetTopError) in
+            // The terminal unblocks the stop signals while it waits for keys: without SignalWatcher's
+            // handlers, Ctrl-C would kill nettop there and leave the terminal as the UI set it.
+            guard waiter is SignalWatcher else {
+                throw NetTopError(.software, "the interactive UI needs SignalWatcher's handlers for SIGINT, SIGTERM "
+                                  + "and SIGHUP, so that a stop gives the terminal back.")
+            }
+            return try CursesTerminal.open(term: term, wakeSignals: SignalWatcher.stopSignals)
         }
     }
 
     /// `run` with the terminal check and the terminal itself passed in, for tests.
     static func run(view: ViewOptions, tracer: TracerArguments, interval: Double, environment env: AppEnvironment,
                     terminalCheck: TerminalCheck,
-                    openTerminal: (String) throws(NetTopError) -> any TerminalDevice) -> Int32 {
+                    openTerminal: (String, any TickWaiter) throws(NetTopError) -> any TerminalDevice) -> Int32 {
         guard let term = terminalCheck.usableTerm else {
             env.writeError("nettop: " + (terminalCheck.problem ?? "no terminal."))
             return unavailableStatus
@@ -35,7 +42,7 @@ enum InteractiveUI {
             defer { waiter.close() }
             let source = try env.openTracer(tracer.config)
             defer { source.close() }
-            let terminal = try openTerminal(term)
+            let terminal = try openTerminal(term, waiter)
             defer { terminal.close() }
             let state = ViewState(view: view, interval: interval)
             let model = UIModel(hostname: hostName(), state: state, size: terminal.size,
