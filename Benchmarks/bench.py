@@ -736,6 +736,36 @@ def verdicts(summary):
     return out
 
 
+def rounded(x):
+    """Floats to 4 significant digits, for a summary small enough to commit."""
+    if isinstance(x, float):
+        return float(f"{x:.4g}")
+    if isinstance(x, dict):
+        return {k: rounded(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [rounded(v) for v in x]
+    return x
+
+
+def write_summary(path, machine, settings, summary, verdict_list):
+    """summary.json: the figures the README quotes, one line per workload and monitor."""
+    def one(v):
+        return json.dumps(rounded(v), separators=(",", ":"))
+    lines = ["{", f' "machine": {one(machine)},', f' "settings": {one(settings)},', ' "summary": {']
+    for i, (wl, by_cfg) in enumerate(summary.items()):
+        lines.append(f'  "{wl}": {{')
+        cfgs = list(by_cfg.items())
+        for j, (cfg, e) in enumerate(cfgs):
+            lines.append(f'   "{cfg}": {one(e)}' + ("," if j < len(cfgs) - 1 else ""))
+        lines.append("  }" + ("," if i < len(summary) - 1 else ""))
+    lines.append(" },")
+    lines.append(' "targets": [')
+    lines += [f"  {one(v)}" + ("," if k < len(verdict_list) - 1 else "") for k, v in enumerate(verdict_list)]
+    lines += [" ]", "}"]
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
 def fmt_spread(d, digits=3, scale=1.0):
     if not d:
         return "-"
@@ -745,7 +775,8 @@ def fmt_spread(d, digits=3, scale=1.0):
 
 def print_tables(summary, verdict_list, machine):
     print(f"\nnettop benchmark on {machine['cpu']} ({machine['cores']} cores, {machine['memory_gb']} GB), "
-          f"Linux {machine['kernel']}, nettop {machine['commit']}, {machine['date']}")
+          f"Linux {machine['kernel']}, nettop {machine['commit']}, {machine['date']}; load average "
+          f"{machine.get('loadavg_start', 0):.1f} at start, {machine.get('loadavg_end', 0):.1f} at end")
     print("median (min-max) over the repetitions; ratio = run / no-monitor run of the same repetition\n")
     print(f"{'workload':12} {'monitor':8} {'throughput':>14} {'ratio to baseline':>22} {'work/CPU-s ratio':>22} "
           f"{'monitor CPU s/s':>24} {'peak RSS MB':>10}")
@@ -876,9 +907,8 @@ def main():
             old = json.load(f)
         summary = summarize(old["runs"])
         verdict_list = verdicts(summary)
-        with open(os.path.join(os.path.dirname(os.path.abspath(args.report)), "summary.json"), "w") as f:
-            json.dump({"machine": old["machine"], "settings": old["settings"], "summary": summary,
-                       "targets": verdict_list}, f, indent=1)
+        write_summary(os.path.join(os.path.dirname(os.path.abspath(args.report)), "summary.json"), old["machine"],
+                      old["settings"], summary, verdict_list)
         print_tables(summary, verdict_list, old["machine"])
         return 0
     if os.geteuid() != 0:
@@ -929,8 +959,7 @@ def main():
     with open(os.path.join(args.out_dir, "latest.json"), "w") as f:
         json.dump({"machine": machine, "settings": settings, "summary": summary, "targets": verdict_list,
                    "runs": runs}, f, indent=1)
-    with open(os.path.join(args.out_dir, "summary.json"), "w") as f:
-        json.dump({"machine": machine, "settings": settings, "summary": summary, "targets": verdict_list}, f, indent=1)
+    write_summary(os.path.join(args.out_dir, "summary.json"), machine, settings, summary, verdict_list)
     print_tables(summary, verdict_list, machine)
     print(f"\nbench: {len(runs)} runs in {machine['seconds']} s; "
           f"{os.path.relpath(args.out_dir, ROOT)}/latest.json has every run")
