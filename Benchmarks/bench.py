@@ -26,7 +26,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import signal
 import socket
 import statistics
