@@ -579,6 +579,7 @@ def idle_measure(args, gen, name, n, cfg, rep, windows, max_conns, runs):
             after = mon.sample()
             rec["cpu_per_s"] = (after[0] - before[0]) / (after[1] - before[1])
             rec["rss_peak_kb"] = status_kb(mon.proc.pid, "VmHWM")
+            rec["rss_now_kb"] = status_kb(mon.proc.pid, "VmRSS")  # steady state, the start-up peak aside
             if cfg == "nettop" and window == windows - 1:
                 rec["bpf_maps"] = bpf_maps(mon.proc.pid)
             if out_path:
@@ -637,6 +638,7 @@ def summarize(runs):
                 ok = [r for r in recs if "error" not in r]
                 e = s[cfg] = {"cpu_per_s": spread([r["cpu_per_s"] for r in ok]),
                               "rss_peak_mb": spread([r["rss_peak_kb"] / 1024 for r in ok]),
+                              "rss_now_mb": spread([r["rss_now_kb"] / 1024 for r in ok if r.get("rss_now_kb")]),
                               "errors": len(recs) - len(ok)}
                 if cfg.startswith("nettop"):
                     e["first_tick_s"] = spread([r["first_tick_s"] for r in ok])
