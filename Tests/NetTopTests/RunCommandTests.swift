@@ -94,10 +94,14 @@ final class RunCommandTests: XCTestCase {
         XCTAssertEqual(world.errors, ["nettop: --port must be between 1 and 65535 (got 0)"])
     }
 
-    func testInteractiveUIPlaceholder() {
+    /// Without a terminal on stdout the UI says so in one sentence that points to --batch, before any BPF
+    /// is loaded.
+    func testInteractiveUIWithoutATerminalSuggestsBatch() {
         let world = FakeWorld()
         XCTAssertEqual(world.run(["--sort", "pid"]), 69)
-        XCTAssertEqual(world.errors, ["nettop: the interactive UI is not available yet; use --batch or --json"])
+        XCTAssertEqual(world.errors.count, 1)
+        XCTAssertTrue(world.errors.first?.hasPrefix("nettop: the interactive UI needs a terminal") ?? false, "\(world.errors)")
+        XCTAssertTrue(world.errors.first?.contains("--batch") ?? false)
         XCTAssertTrue(world.openedConfigs.isEmpty)
     }
 
