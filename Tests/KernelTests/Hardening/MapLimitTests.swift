@@ -1,0 +1,68 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// --max-connections reached: what does not fit is counted (JSON stats and the batch header), nothing
+/// crashes, and once tracked entries expire (--tcp-timeout) new connections are tracked again, exactly.
+/// (ExpiryAndLimitTests checks the count at the limit; this is the rest of the story.)
+final class MapLimitTests: KernelTestCase {
+    func testFullMapCountsTheRestShowsItInTheHeaderAndResumesAfterExpiry() throws {
+        let sandbox = makeSandbox()
+        let ns = try sandbox.makeNamespace()
+        let limit = 100, held = 300
+        let nettop = try startNetTop(["--max-connections", "\(limit)", "--tcp-timeout", "3"])
+
+        // 300 idle connections (600 socket ends) fill the map.
+        let server = try startPeer(["many-server", "--bind", "127.0.0.1", "--port", "0", "--connections", "\(held)",
+                                    "--timeout-ms", "120000"], in: ns)
+        let heldPort = try server.listeningPort()
+        let client = try startPeer(["many", "--connect", "127.0.0.1", "--port", "\(heldPort)", "--connections", "\(held)",
+                                    "--timeout-ms", "120000"], in: ns)
+        try client.waitFor("connected")
+        try server.waitFor("accepted")
+        let full = nettop.waitFor(timeout: rowTimeout) { t in
+            (t.lastStats["tracked"] ?? 0) >= limit - 5 && (t.lastStats["map_full_drops"] ?? 0) > 0
+        }
+        XCTAssertTrue(full, "map never reported full: \(nettop.table.lastStats.values)")
+        let dropsWhenFull = nettop.table.lastStats["map_full_drops"] ?? 0
+        print("map limit: \(2 * held) held socket ends, limit \(limit): \(nettop.table.lastStats.values)")
+
+        // While full: a new connection is not tracked, and it is counted.
+        let whileFull = try tcpExchange(serverAddress: "127.0.0.1", serverNs: ns, clientNs: ns, send: 1111, reply: 222)
+        nettop.waitTicks(5)
+        let t1 = nettop.table
+        XCTAssertGreaterThan(t1.lastStats["map_full_drops"] ?? 0, dropsWhenFull,
+                             "a connection made while the map was full was not counted: \(t1.lastStats.values)")
+        XCTAssertLessThanOrEqual(t1.lastStats["tracked"] ?? Int.max, limit)
+
+        // The batch header of a second nettop started now says so: its start scan finds 600+ held ends.
+        let batch = try startRawNetTop(["--batch", "--iterations", "2", "--interval", "0.3", "--max-connections", "\(limit)",
+                                        "--port", "\(heldPort)"])
+        XCTAssertEqual(batch.waitForExit(timeout: 90), 0, "batch: \(batch.stderr)")
+        let headers = batch.lines.map { String(decoding: $0, as: UTF8.self) }.filter { $0.hasPrefix("nettop ") }
+        XCTAssertEqual(headers.count, 2, "batch output:\n\(String(decoding: batch.output, as: UTF8.self).prefix(2000))")
+        func number(after label: String, in line: String) -> Int? {
+            line.range(of: label + " ").flatMap { Int(line[$0.upperBound...].prefix { $0.isNumber }) }
+        }
+        for header in headers {
+            XCTAssertTrue((1...limit).contains(number(after: "tracked", in: header) ?? -1), "batch header: \(header)")
+            XCTAssertGreaterThanOrEqual(number(after: "map-full drops", in: header) ?? 0, 2 * held - limit, "batch header: \(header)")
+        }
+
+        // Idle for 3 s, the tracked entries expire; a new exchange is then tracked with exact bytes.
+        let expired = nettop.waitFor(timeout: 30) { ($0.lastStats["expired_tcp"] ?? 0) >= limit / 2 }
+        XCTAssertTrue(expired, "tracked entries did not expire: \(nettop.table.lastStats.values)")
+        let after = try tcpExchange(serverAddress: "127.0.0.1", serverNs: ns, clientNs: ns, send: 54_321, reply: 4_321)
+        for row in expectedTCPRows(after, family: "v4", clientNs: ns, serverNs: ns, clientDirection: "local", serverDirection: "local") {
+            assertRow(nettop, row)
+        }
+        // The one made while full was never shown with bytes it did not have.
+        for r in nettop.table.find(type: "tcp", sport: whileFull.client.lport, dport: whileFull.serverPort, netNs: ns.inode) {
+            XCTAssertTrue(r.latest.sent == 0 || r.latest.sent == 1111, "\(r)")
+        }
+        client.closeStdin()
+        try client.finish(timeout: 60)
+        try server.finish(timeout: 60)
+        XCTAssertTrue(nettop.isRunning, "nettop: \(nettop.stderr)")
+    }
+}
