@@ -154,6 +154,28 @@ final class UITmuxTests: KernelTestCase {
         try assertExitedCleanly(tmux, how: "SIGTERM")
     }
 
+    func testMonochromeTerminalAndNoUsableTerminal() throws {
+        // vt100 has no colours: the monochrome styles draw the same screen.
+        let tmux = try TmuxSession(columns: 100, rows: 30, term: "vt100")
+        addTeardownBlock { tmux.kill() }
+        try startNetTop(in: tmux)
+        XCTAssertNotNil(tmux.waitForScreen(timeout: screenTimeout) { $0.count > 4 && $0[4].contains("PID COMMAND") },
+                        "column titles; screen:\n\(tmux.screenText)")
+        try tmux.keys("q")
+        try assertExitedCleanly(tmux, how: "q on vt100", alternateScreen: false)
+
+        // TERM=dumb, and standard output not a terminal: one sentence pointing at --batch, exit 69.
+        try tmux.run("clear; TERM=dumb \(Binaries.nettop); echo NETTOP-EXIT=$?")
+        let dumb = tmux.waitForScreen(timeout: screenTimeout) { $0.contains("NETTOP-EXIT=69") }
+        XCTAssertNotNil(dumb, "TERM=dumb; screen:\n\(tmux.screenText)")
+        XCTAssertTrue(tmux.screenText.contains("TERM=dumb cannot show a full-screen UI; run nettop --batch"), tmux.screenText)
+        try tmux.run("clear; \(Binaries.nettop) | cat; echo NETTOP-EXIT=$?")
+        let piped = tmux.waitForScreen(timeout: screenTimeout) { $0.contains("NETTOP-EXIT=0") || $0.contains { $0.contains("standard output is not one") } }
+        XCTAssertNotNil(piped, "stdout a pipe; screen:\n\(tmux.screenText)")
+        XCTAssertTrue(tmux.screenText.replacingOccurrences(of: "\n", with: "").contains("standard output is not one; run nettop --batch"),
+                      tmux.screenText)
+    }
+
     // MARK: Helpers
 
     /// Clears the pane, starts nettop with a short interval, waits for its first tick on screen.
@@ -164,12 +186,15 @@ final class UITmuxTests: KernelTestCase {
         }
     }
 
-    private func assertExitedCleanly(_ tmux: TmuxSession, how: String, file: StaticString = #filePath, line: UInt = #line) throws {
+    private func assertExitedCleanly(_ tmux: TmuxSession, how: String, alternateScreen: Bool = true,
+                                     file: StaticString = #filePath, line: UInt = #line) throws {
         let done = tmux.waitForScreen(timeout: screenTimeout) { s in
             s.contains("NETTOP-EXIT=0") && s.contains { $0.hasPrefix(TmuxSession.prompt) }
         }
         XCTAssertNotNil(done, "after \(how): exit status 0 and the prompt; screen:\n\(tmux.screenText)", file: file, line: line)
-        XCTAssertEqual(tmux.display("#{alternate_on}"), "0", "after \(how): alternate screen off", file: file, line: line)
+        if alternateScreen {
+            XCTAssertEqual(tmux.display("#{alternate_on}"), "0", "after \(how): alternate screen off", file: file, line: line)
+        }
         XCTAssertEqual(tmux.display("#{cursor_flag}"), "1", "after \(how): cursor visible", file: file, line: line)
     }
 

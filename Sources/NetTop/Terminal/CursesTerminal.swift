@@ -17,6 +17,8 @@ final class CursesTerminal: TerminalDevice {
     private let output: UnsafeMutablePointer<FILE>
     private let input: UnsafeMutablePointer<FILE>
     private let wakeSignals: [Int32]
+    /// The terminal shows the UI on a screen of its own, which leaving gives back (smcup/rmcup).
+    private let hasAlternateScreen: Bool
     private let styles: [Style: (attributes: attr_t, pair: Int16)]
     let supportsUnicode: Bool
     let hasColors: Bool
@@ -63,12 +65,13 @@ final class CursesTerminal: TerminalDevice {
         let reset = resetBytes()
         TerminalCrashGuard.arm(reset: reset, saved: saved)
         return CursesTerminal(screen: screen, window: window, output: output, input: input, wakeSignals: wakeSignals,
-                              styles: styles, unicode: unicode, colors: colors)
+                              styles: styles, unicode: unicode, colors: colors,
+                              alternateScreen: nt_tigetstr("rmcup") != nil)
     }
 
     private init(screen: OpaquePointer, window: UnsafeMutablePointer<WINDOW>, output: UnsafeMutablePointer<FILE>,
                  input: UnsafeMutablePointer<FILE>, wakeSignals: [Int32], styles: [Style: (attributes: attr_t, pair: Int16)],
-                 unicode: Bool, colors: Bool) {
+                 unicode: Bool, colors: Bool, alternateScreen: Bool) {
         self.screen = screen
         self.window = window
         self.output = output
@@ -77,6 +80,7 @@ final class CursesTerminal: TerminalDevice {
         self.styles = styles
         supportsUnicode = unicode
         hasColors = colors
+        hasAlternateScreen = alternateScreen
     }
 
     deinit { close() }
@@ -195,6 +199,12 @@ final class CursesTerminal: TerminalDevice {
     func close() {
         guard !closed else { return }
         closed = true
+        // Without an alternate screen the last frame would stay under the shell's prompt.
+        if !hasAlternateScreen {
+            _ = nt_set_style(window, 0, 0)
+            werase(window)
+            wrefresh(window)
+        }
         _ = curs_set(1)
         endwin()
         delscreen(screen)
