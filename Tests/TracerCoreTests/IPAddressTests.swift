@@ -110,4 +110,25 @@ final class IPAddressTests: XCTestCase {
         XCTAssertLessThan(IPAddress("::1")!, IPAddress("fe80::1")!)
         XCTAssertFalse(IPAddress("10.0.0.1")! < IPAddress("10.0.0.1")!)
     }
+
+    /// The word initializer the kernel layer uses agrees with the byte one, v4-mapped rule included.
+    func testWordInitializerMatchesBytes() {
+        func words(_ b: [UInt8]) -> (UInt64, UInt64) {
+            (b[0..<8].reduce(0) { $0 << 8 | UInt64($1) }, b[8..<16].reduce(0) { $0 << 8 | UInt64($1) })
+        }
+        let cases: [(Family, [UInt8])] = [
+            (.v4, [127, 0, 0, 1] + [UInt8](repeating: 0, count: 12)),
+            (.v4, [10, 231, 4, 2] + [UInt8](repeating: 0xee, count: 12)),  // junk after the IPv4 bytes is ignored
+            (.v6, [UInt8](repeating: 0, count: 15) + [1]),
+            (.v6, [0xfd, 0, 0, 0xe7] + [UInt8](repeating: 0, count: 11) + [2]),
+            (.v6, [UInt8](repeating: 0, count: 10) + [0xff, 0xff, 192, 0, 2, 7]),
+        ]
+        for (family, raw) in cases {
+            let (h, l) = words(raw)
+            let a = IPAddress(family: family, networkHigh: h, networkLow: l)
+            XCTAssertEqual(a, IPAddress(family: family, raw: raw), "\(raw)")
+        }
+        let (h, l) = words([UInt8](repeating: 0, count: 10) + [0xff, 0xff, 192, 0, 2, 7])
+        XCTAssertEqual(IPAddress(family: .v6, networkHigh: h, networkLow: l).description, "192.0.2.7")
+    }
 }

@@ -39,7 +39,11 @@ enum KernelRecord {
     }
 
     static func address<T>(_ raw: T, _ family: Family) -> IPAddress {
-        withUnsafeBytes(of: raw) { IPAddress(family: family, raw: Array($0.prefix(16))) }
+        withUnsafeBytes(of: raw) { bytes in
+            IPAddress(family: family,
+                      networkHigh: UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 0, as: UInt64.self)),
+                      networkLow: UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+        }
     }
 
     static func comm<T>(_ raw: T) -> String {

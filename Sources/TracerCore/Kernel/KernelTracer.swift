@@ -128,24 +128,29 @@ final class KernelTracer: KernelTracing {
 
         var live: [ConnectionSample] = []
         live.reserveCapacity(entries.count)
-        var rawKeys: [KernelKey: nt_conn_key] = [:]
-        rawKeys.reserveCapacity(entries.count)
+        // The map's own key of each live row, by index: needed only for the rare expired row, so no
+        // dictionary is built on every tick (it was a fifth of a 200k-row tick).
+        var liveKeys: [nt_conn_key] = []
+        liveKeys.reserveCapacity(entries.count)
         var reaped: [nt_conn_key] = []
         for entry in entries {
-            guard let row = KernelRecord.sample(key: entry.key, info: entry.info), let key = row.kernelKey else { continue }
+            guard let row = KernelRecord.sample(key: entry.key, info: entry.info), row.kernelKey != nil else { continue }
             if entry.info.closed != 0 || releasedUDP.contains(entry.key.cookie) {
                 // Closed while the ring buffer was full, or a UDP socket the application released.
                 closedRows.append(row)
                 reaped.append(entry.key)
             } else {
                 live.append(row)
-                rawKeys[key] = entry.key
+                liveKeys.append(entry.key)
             }
         }
         map.delete(reaped)
 
         let expired = table.update(live: live, closed: closedRows, now: now)
-        map.delete(expired.compactMap { rawKeys[$0] })
+        if !expired.isEmpty {
+            let gone = Set(expired)
+            map.delete(live.indices.compactMap { i in live[i].kernelKey.map(gone.contains) == true ? liveKeys[i] : nil })
+        }
 
         if now &- netnsNamesRefreshed > 5_000_000_000 {
             netnsNames = procFS.netnsNames()

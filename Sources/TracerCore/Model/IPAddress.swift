@@ -40,6 +40,18 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
         }
     }
 
+    /// The same from the two big-endian words of the 16 network-order bytes (no array on the way: the
+    /// kernel layer decodes two or three addresses per row per tick this way).
+    public init(family: Family, networkHigh high: UInt64, networkLow low: UInt64) {
+        if family == .v6, high == 0, low >> 32 == 0xffff {
+            self.init(family: .v4, high: (low & 0xffff_ffff) << 32, low: 0)
+        } else if family == .v4 {
+            self.init(family: .v4, high: high & 0xffff_ffff_0000_0000, low: 0)
+        } else {
+            self.init(family: .v6, high: high, low: low)
+        }
+    }
+
     private init(family: Family, high: UInt64, low: UInt64) {
         self.family = family
         self.high = high
