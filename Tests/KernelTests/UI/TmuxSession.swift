@@ -93,11 +93,14 @@ final class TmuxSession: @unchecked Sendable {
         }
     }
 
-    /// Ends the server, its session and whatever still runs in it (they get SIGHUP). Idempotent.
+    /// Ends the server, its session and whatever still runs in it (they get SIGHUP), and removes the
+    /// server's socket file. Idempotent.
     func kill() {
         guard !killed else { return }
         killed = true
         _ = try? tmux(["kill-server"])
+        let directory = ProcessInfo.processInfo.environment["TMUX_TMPDIR"] ?? "/tmp"
+        unlink("\(directory)/tmux-\(getuid())/\(server)")
     }
 
     // MARK: Running tmux
