@@ -20,7 +20,7 @@ enum RowText {
         case .proto: return s.tuple.type.rawValue
         case .dir: return ConnectionText.direction(s.direction)
         case .local: return ConnectionText.endpoint(s.tuple.source, s.tuple.sport)
-        case .remote: return ConnectionText.endpoint(s.tuple.dest, s.tuple.dport)
+        case .remote: return remote(s)
         case .netns: return ConnectionText.netns(s.tuple.netns, names: names)
         case .txRate: return UnitText.rate(row.txRate, unit)
         case .rxRate: return UnitText.rate(row.rxRate, unit)
@@ -32,6 +32,15 @@ enum RowText {
         case .processes: return "1"
         case .host: return host(s.tuple.dest)
         }
+    }
+
+    /// The real remote end: behind NAT, conntrack's (the reply's source), marked `D>` where this end
+    /// connected through a destination NAT and `S<` where a source NAT hid the peer that connected to it.
+    /// The detail view shows both tuples.
+    static func remote(_ s: ConnectionStats) -> String {
+        guard let t = s.conntrack else { return ConnectionText.endpoint(s.tuple.dest, s.tuple.dport) }
+        let mark = s.direction == .incoming ? "S<" : "D>"
+        return mark + ConnectionText.endpoint(t.replSrcIP, t.replSport)
     }
 
     static func groupCell(_ column: TableLayout.ColumnID, _ group: ConnectionGroup, names: [UInt32: String],
