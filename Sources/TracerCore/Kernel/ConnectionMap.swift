@@ -54,17 +54,6 @@ struct ConnectionMap {
             for var key in keys { _ = bpf_map_delete_elem(fd, &key) }
         }
     }
-
-    func count() -> Int {
-        var key = nt_conn_key(), next = nt_conn_key(), n = 0
-        var ret = bpf_map_get_next_key(fd, nil, &next)
-        while ret == 0 && n <= capacity {
-            n += 1
-            key = next
-            ret = bpf_map_get_next_key(fd, &key, &next)
-        }
-        return n
-    }
 }
 
 /// The per-CPU telemetry array (`enum nt_counter`), summed over CPUs.
