@@ -13,7 +13,7 @@ enum UIGoldenScreens {
         900 server       127.0.0.1:50000          10 B      20 B      10 B      20 B
       31337 日本語       203.0.113.9:52000         0 B       0 B   4.0 KiB   8.0 KiB
         666 \\x1b[2Jevil  198.51.100.7:6667         0 B       0 B      42 B      42 B
-       4321 wget         1.1.1.1:443               0 B       0 B     300 B   4.9 KiB
+       4321 wget         S>1.1.1.1:443             0 B       0 B     300 B   4.9 KiB
          55 chronyd      *:*                       0 B       0 B       0 B       0 B
 
 
@@ -40,7 +40,7 @@ enum UIGoldenScreens {
         900 server          tcp   local 127.0.0.1:8080                     127.0.0.1:50000                                 4026531840            10 B      20 B      10 B      20 B       0 0s closed
       31337 日本語          tcp   in    10.0.0.1:22                        203.0.113.9:52000                               4026531840             0 B       0 B   4.0 KiB   8.0 KiB       0 10m00s ESTAB
         666 \\x1b[2Jevil     tcp   out   10.0.0.1:6666                      198.51.100.7:6667                               4026531840             0 B       0 B      42 B      42 B       0 30s ESTAB
-       4321 wget            tcp   out   172.17.0.2:51000                   1.1.1.1:443                                     4026531840             0 B       0 B     300 B   4.9 KiB       0 10s ESTAB
+       4321 wget            tcp   out   172.17.0.2:51000                   S>1.1.1.1:443                                   4026531840             0 B       0 B     300 B   4.9 KiB       0 10s ESTAB
          55 chronyd         udp   in    0.0.0.0:123                        *:*                                             4026531840             0 B       0 B       0 B       0 B       0 5s
 
 

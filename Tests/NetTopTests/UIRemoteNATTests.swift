@@ -25,6 +25,15 @@ final class UIRemoteNATTests: XCTestCase {
         XCTAssertEqual(RowText.remote(row(direction: .outgoing, dest: "198.51.100.7", dport: 80, nat: nat)), "D>10.0.2.2:8080")
     }
 
+    func testOwnAddressTranslatedKeepsTheRemoteAndMarksTheSide() {
+        let masq = IPTranslation(replSrcIP: IPAddress("1.1.1.1")!, replSport: 443,
+                                 replDstIP: IPAddress("192.168.1.10")!, replDport: 61000)
+        XCTAssertEqual(RowText.remote(row(direction: .outgoing, dest: "1.1.1.1", dport: 443, nat: masq)), "S>1.1.1.1:443")
+        let forward = IPTranslation(replSrcIP: IPAddress("10.0.9.9")!, replSport: 5000,
+                                    replDstIP: IPAddress("203.0.113.1")!, replDport: 80)
+        XCTAssertEqual(RowText.remote(row(direction: .incoming, dest: "10.0.9.9", dport: 5000, nat: forward)), "D<10.0.9.9:5000")
+    }
+
     func testSNATSeenFromTheServerShowsTheRealClient() {
         let nat = IPTranslation(replSrcIP: IPAddress("fd00::1")!, replSport: 5555,
                                 replDstIP: IPAddress("fd00:2::2")!, replDport: 40000)

@@ -34,12 +34,15 @@ enum RowText {
         }
     }
 
-    /// The real remote end: behind NAT, conntrack's (the reply's source), marked `D>` where this end
-    /// connected through a destination NAT and `S<` where a source NAT hid the peer that connected to it.
-    /// The detail view shows both tuples.
+    /// The real remote end: behind NAT, conntrack's (the reply's source). A mark says which NAT: `D>` this
+    /// end connected to an address a destination NAT sent elsewhere, `S<` the peer that connected here came
+    /// through a source NAT; where only this end's own address was translated, `S>` (it leaves through
+    /// SNAT/masquerade) or `D<` (it was reached through a port forward). The detail view shows both tuples.
     static func remote(_ s: ConnectionStats) -> String {
         guard let t = s.conntrack else { return ConnectionText.endpoint(s.tuple.dest, s.tuple.dport) }
-        let mark = s.direction == .incoming ? "S<" : "D>"
+        let remoteTranslated = t.replSrcIP != s.tuple.dest || t.replSport != s.tuple.dport
+        let incoming = s.direction == .incoming
+        let mark = remoteTranslated ? (incoming ? "S<" : "D>") : (incoming ? "D<" : "S>")
         return mark + ConnectionText.endpoint(t.replSrcIP, t.replSport)
     }
 
