@@ -7,7 +7,8 @@ import XCTest
 /// Loading (verifier) tests for every backend's programs, in both objects, on the running kernel. A
 /// program that loads here but cannot attach (kprobes on this machine) still proves the verifier takes
 /// it; a backend whose programs cannot load here (fentry on this machine) must fail exactly as the
-/// kernel feature probe said, never be skipped.
+/// kernel feature probe said, never be skipped. Without kernel BTF the CO-RE object must be refused
+/// (libbpf: ESRCH), and the no-BTF object loads at offsets the guesser finds.
 final class BackendLoadTests: XCTestCase {
     private var features: KernelFeatures { KernelFeatures.current }
 
@@ -18,8 +19,8 @@ final class BackendLoadTests: XCTestCase {
     /// tp_btf programs need their tracepoints in the kernel (sock:sock_send_length: Linux 6.3+); without
     /// them libbpf refuses the object with ESRCH before the verifier sees it.
     func testTracepointBackendLoads() throws {
-        let outcome = try load(Backend(kind: .tracepoint), expectFailure: !features.socketTracepoints)
-        guard features.socketTracepoints else {
+        let outcome = try load(Backend(kind: .tracepoint), expectFailure: !features.socketTracepoints || !features.btf)
+        guard features.socketTracepoints && features.btf else {
             guard case .failure(let failure) = outcome else { return XCTFail("tp_btf programs loaded without their tracepoints") }
             XCTAssertEqual(failure.code, ESRCH, "\(failure)")
             return
@@ -36,13 +37,15 @@ final class BackendLoadTests: XCTestCase {
 
     /// kprobe programs pass the verifier on every kernel with BTF, whether or not kprobes attach.
     func testKprobeBackendLoads() throws {
-        let loaded = try XCTUnwrap(try load(Backend(kind: .kprobe)).get())
-        XCTAssertEqual(Set(loaded), kprobeBackendPrograms)
+        let outcome = try load(Backend(kind: .kprobe), expectFailure: !features.btf)
+        guard features.btf else { return try assertRefusedWithoutBTF(outcome) }
+        XCTAssertEqual(Set(try XCTUnwrap(try outcome.get())), kprobeBackendPrograms)
     }
 
     /// fentry: loads where the probe says fentry works; elsewhere fails with the probe's errno (EPERM here).
     func testFentryBackendLoadsExactlyWhereTheProbeSaysItCan() throws {
-        let outcome = try load(Backend(kind: .fentry))
+        let outcome = try load(Backend(kind: .fentry), expectFailure: !features.btf)
+        guard features.btf else { return try assertRefusedWithoutBTF(outcome) }
         let probe = features.fentry
         if probe.available {
             let loaded = try XCTUnwrap(try outcome.get())
@@ -66,7 +69,7 @@ final class BackendLoadTests: XCTestCase {
 
     func testNoBTFTracepointBackendLoads() throws {
         var backend = Backend(kind: .tracepoint, guessesOffsets: true)
-        backend.offsets = try btfOffsets()
+        backend.offsets = try offsetsForNoBTF()
         let loaded = try XCTUnwrap(try load(backend).get())
         XCTAssertEqual(loaded.sorted(), [
             "cg_sock_create", "cg_sock_release", "sys_enter_recvfrom", "sys_enter_recvmmsg", "sys_enter_recvmsg",
@@ -78,7 +81,7 @@ final class BackendLoadTests: XCTestCase {
 
     func testNoBTFKprobeBackendLoads() throws {
         var backend = Backend(kind: .kprobe, guessesOffsets: true)
-        backend.offsets = try btfOffsets()
+        backend.offsets = try offsetsForNoBTF()
         let loaded = try XCTUnwrap(try load(backend).get())
         XCTAssertEqual(Set(loaded), kprobeBackendPrograms)
     }
@@ -111,9 +114,10 @@ final class BackendLoadTests: XCTestCase {
     /// kprobes cannot attach on this machine: attaching the kprobe backend's programs fails with the
     /// error nettop reports, not a crash; where kprobes work (a VM), they attach.
     func testKprobeAttachMatchesTheProbe() throws {
-        guard case .success = try load(Backend(kind: .kprobe)) else { return } // failed, and said why
+        var backend = Backend(kind: .kprobe, guessesOffsets: !features.btf)
+        if !features.btf { backend.offsets = try offsetsForNoBTF() }
+        guard case .success = try load(backend) else { return } // failed, and said why
         let result = Result { () throws(NetTopError) -> BPFObject in
-            let backend = Backend(kind: .kprobe)
             let bytes = [UInt8](Data(base64Encoded: backend.objectBase64)!)
             let bpf = try BPFObject(bytes: bytes, name: backend.objectName, btfPath: nil, debug: false) { object throws(NetTopError) in
                 try backend.prepare(object, cgroup: false, features: KernelFeatures.current)
@@ -133,6 +137,20 @@ final class BackendLoadTests: XCTestCase {
     }
 
     // MARK: - Helpers
+
+    /// Without kernel BTF libbpf refuses the CO-RE object before the verifier ("failed to find valid kernel
+    /// BTF"): that is why nettop has a second object.
+    private func assertRefusedWithoutBTF(_ outcome: Result<[String], LoadFailure>) throws {
+        guard case .failure(let failure) = outcome else { return XCTFail("the CO-RE object loaded without kernel BTF") }
+        XCTAssertEqual(failure.code, ESRCH, "\(failure)")
+        XCTAssertTrue(failure.log.contains("failed to find valid kernel BTF"), "\(failure)")
+    }
+
+    /// BTF's offsets where the kernel has BTF (so a guessing fault cannot hide a load fault), else guessed.
+    private func offsetsForNoBTF() throws -> GuessedOffsets {
+        if features.btf { return try btfOffsets() }
+        return try OffsetGuesser.guess(hook: features.guessHook, debug: false)
+    }
 
     private struct LoadFailure: Error, CustomStringConvertible {
         var code: Int32
