@@ -316,7 +316,8 @@ install -m 755 "$HERE/init" "$TMP/initramfs/init"
 # --- Boot ----------------------------------------------------------------------------------------------
 
 mkdir -p "$CACHE/logs"
-ls -t "$CACHE/logs"/*.log 2>/dev/null | tail -n +30 | while read -r old; do rm -f "$old" "${old%.log}.output"; done
+# The 30 newest logs are kept (none yet on a fresh clone: ls then fails, which is no error here).
+{ ls -t "$CACHE/logs"/*.log 2>/dev/null || true; } | tail -n +30 | while read -r old; do rm -f "$old" "${old%.log}.output"; done
 stamp="$KVER-$(date +%Y%m%d-%H%M%S)"
 LOG="$CACHE/logs/$stamp.log"
 say "booting $KVER under TCG ($SMP cpus, $MEM), timeout $TIMEOUT; console log: ${LOG#"$REPO"/}"
