@@ -65,6 +65,7 @@ enum Fixtures {
         stats.conntrackResyncs = 9
         stats.conntrackAvailable = true
         stats.maxConnections = 65536
+        stats.conntrackRejected = 11
         return stats
     }
 

@@ -8,13 +8,12 @@ import XCTest
 /// nothing traps and the NAT table stays consistent. Fixed seeds, bounded counts (and a time bound, for a
 /// loaded machine).
 ///
-/// Messages take the path of every conntrack event: libnetfilter_conntrack's parser (`nfct_parse_conntrack`
-/// runs `nfct_nlmsg_parse`, as the callback behind `nfct_catch` does), then `ConntrackRecord` (nettop's
-/// reading of the parsed object), then `ConntrackTable`. The damage keeps every attribute's length
-/// consistent and every known attribute at its size: that parser calls exit() on an attribute whose size
-/// is wrong ("ctnetlink kernel ABI is broken, contact your vendor."), so lying lengths would end the test
-/// run rather than test nettop. nettop only ever reads the kernel's messages (libnfnetlink drops those of
-/// any other sender), so in nettop that exit means a kernel whose ctnetlink ABI the library does not know.
+/// Messages take the path of every conntrack event: `ConntrackSocket.read(message:)`, which checks the
+/// message with `CtnetlinkValidator`, then has libnetfilter_conntrack parse it (`nfct_parse_conntrack`)
+/// and `ConntrackRecord` read the parsed object; then `ConntrackTable`. The damage includes attributes
+/// of the wrong size: the library alone calls exit() on those ("ctnetlink kernel ABI is broken, contact
+/// your vendor."), which would end nettop with the terminal in curses mode. Should the check let one
+/// through, this test process ends, and the run fails.
 final class ConntrackFuzzTests: XCTestCase {
     // MARK: Messages
 
@@ -64,6 +63,53 @@ final class ConntrackFuzzTests: XCTestCase {
         XCTAssertTrue(table.isEmpty, "lookups left behind after every flow was removed")
         XCTAssertEqual(table.liveCount, 0)
         XCTAssertEqual(table.destroyedCount, 0)
+    }
+
+    /// The defect the check guards against, shown: on a message whose original source address is three
+    /// bytes long, the library alone ends the process (a child here, exit status 1), and nettop's reading
+    /// refuses the same message. Bounded: the child is killed after 10 s.
+    func testTheLibraryExitsOnAWrongSizeAndNettopRefusesTheMessage() throws {
+        let flow = ConntrackFlow(type: .tcp,
+                                 original: FlowEndpoints(src: IPAddress("10.0.0.1")!, sport: 40000, dst: IPAddress("198.18.0.1")!, dport: 80),
+                                 reply: FlowEndpoints(src: IPAddress("10.0.0.2")!, sport: 80, dst: IPAddress("10.0.0.1")!, dport: 40000))
+        let good = try XCTUnwrap(NetlinkMessage.build(flow, kind: .new))
+        XCTAssertEqual(good.parse().flow, flow)
+        var tree = Attribute.list(good.bytes, from: NetlinkMessage.payloadOffset, to: good.bytes.count)
+        let tuple = try XCTUnwrap(tree.firstIndex { $0.type == 1 })         // CTA_TUPLE_ORIG
+        let ip = try XCTUnwrap(tree[tuple].children.firstIndex { $0.type == 1 })  // CTA_TUPLE_IP
+        let src = try XCTUnwrap(tree[tuple].children[ip].children.firstIndex { $0.type == 1 })  // CTA_IP_V4_SRC
+        tree[tuple].children[ip].children[src].payload.removeLast()
+        var bytes = Array(good.bytes[..<NetlinkMessage.payloadOffset]) + tree.flatMap { $0.serialized }
+        withUnsafeBytes(of: UInt32(bytes.count).littleEndian) { for i in 0..<4 { bytes[i] = $0[i] } }
+
+        XCTAssertEqual(CtnetlinkValidator.problem(in: bytes), .badAttribute(path: [1, 1, 1], length: 3))
+        XCTAssertEqual(bytes.withUnsafeBytes { ConntrackSocket.read(message: $0) }, .rejected)
+
+        let child = fork()
+        if child == 0 {
+            let null = open("/dev/null", O_WRONLY)
+            if null >= 0 { dup2(null, 2) }  // the library's complaint is not the test's output
+            bytes.withUnsafeBytes { raw in
+                if let ct = nfct_new() {
+                    _ = nfct_parse_conntrack(NFCT_T_ALL, raw.baseAddress!.assumingMemoryBound(to: nlmsghdr.self), ct)
+                }
+            }
+            _exit(0)  // the library returned: it did not end the process
+        }
+        XCTAssertGreaterThan(child, 0, "fork")
+        var status: Int32 = 0
+        let deadline = Date().addingTimeInterval(10)
+        while waitpid(child, &status, WNOHANG) == 0 {
+            if Date() > deadline {
+                kill(child, SIGKILL)
+                waitpid(child, &status, 0)
+                return XCTFail("the child neither returned nor exited within 10 s")
+            }
+            usleep(10_000)
+        }
+        let exited = status & 0x7f == 0
+        XCTAssertTrue(exited, "the child was killed by signal \(status & 0x7f)")
+        XCTAssertEqual((status >> 8) & 0xff, 1, "libnetfilter_conntrack is expected to exit(1) on this message")
     }
 
     /// Attribute sets no kernel sends: a family that does not match the addresses set, a tuple half set,
@@ -260,14 +306,11 @@ private struct NetlinkMessage {
         let messageType = Int(buffer[4]) | Int(buffer[5]) << 8
         guard claimed >= Self.payloadOffset, claimed <= bytes.count,
               messageType >> 8 == 1, [0, 2].contains(messageType & 0xff) else { return (nil, nil) }
-        return buffer.withUnsafeMutableBytes { raw -> (ConntrackFlow?, ConntrackEvent.Kind?) in
-            let nlh = raw.baseAddress!.bindMemory(to: nlmsghdr.self, capacity: 1)
-            guard let ct = nfct_new() else { return (nil, nil) }
-            defer { nfct_destroy(ct) }
-            let flags = nfct_parse_conntrack(NFCT_T_ALL, nlh, ct)
-            guard flags > 0 else { return (nil, nil) }
-            let kind = ConntrackRecord.kind(nf_conntrack_msg_type(rawValue: flags))
-            return (ConntrackRecord.flow(ct), kind)
+        return buffer.withUnsafeBytes { raw -> (ConntrackFlow?, ConntrackEvent.Kind?) in
+            switch ConntrackSocket.read(message: UnsafeRawBufferPointer(rebasing: raw[..<claimed])) {
+            case .flow(let kind, let flow): return (flow, kind)
+            case .rejected, .ignored: return (nil, nil)
+            }
         }
     }
 
@@ -278,7 +321,7 @@ private struct NetlinkMessage {
         var header = Array(bytes[..<Self.payloadOffset])
         var tree = Attribute.list(bytes, from: Self.payloadOffset, to: bytes.count)
         for _ in 0..<rounds {
-            switch rng.next() % 9 {
+            switch rng.next() % 11 {
             case 0:  // cut short at an attribute boundary, at any depth
                 Attribute.mutateRandomList(&tree, rng: &rng) { list, rng in
                     if !list.isEmpty { list.removeLast(Int(rng.next() % UInt64(list.count + 1))) }
@@ -310,6 +353,20 @@ private struct NetlinkMessage {
             case 7:  // an attribute of a type this library does not know
                 tree.append(Attribute(type: 0x3000 + UInt16(rng.next() % 0x100), nested: false,
                                       payload: (0..<Int(rng.next() % 24)).map { _ in UInt8(truncatingIfNeeded: rng.next()) }))
+            case 8:  // a leaf of the wrong size: longer or shorter by a few bytes, or empty
+                Attribute.mutateRandomLeaf(&tree, rng: &rng) { leaf, rng in
+                    switch rng.next() % 3 {
+                    case 0: leaf.payload += (0..<(1 + Int(rng.next() % 5))).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+                    case 1: leaf.payload.removeLast(min(leaf.payload.count, 1 + Int(rng.next() % 3)))
+                    default: leaf.payload = []
+                    }
+                }
+            case 9:  // a nest cut to a few bytes, too short for one attribute
+                Attribute.mutateRandomList(&tree, rng: &rng) { list, rng in
+                    guard let i = list.indices.filter({ list[$0].nested }).randomElement(using: &rng) else { return }
+                    list[i] = Attribute(type: list[i].type, nested: false,
+                                        payload: (0..<(1 + Int(rng.next() % 3))).map { _ in UInt8(truncatingIfNeeded: rng.next()) })
+                }
             default:  // header: message type and flags (new, update, destroy, others), family
                 let at = [4, 6, Self.headerLength][Int(rng.next() % 3)]
                 header[at] = [0, 1, 2, 3, UInt8(truncatingIfNeeded: rng.next())][Int(rng.next() % 5)]

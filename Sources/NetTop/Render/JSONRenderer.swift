@@ -113,6 +113,8 @@ enum JSONRenderer {
         out.uint(stats.syscallContextFull)
         out.raw(",\"max_connections\":")
         out.uint(UInt64(max(0, stats.maxConnections)))
+        out.raw(",\"conntrack_rejected\":")
+        out.uint(stats.conntrackRejected)
         out.raw("}")
     }
 }

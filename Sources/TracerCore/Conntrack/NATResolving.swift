@@ -33,6 +33,8 @@ public struct ConntrackCounters: Sendable, Hashable {
     public var destroyedDrops: UInt64 = 0
     /// Namespaces that could not be opened, and dumps or reads that failed.
     public var errors: UInt64 = 0
+    /// Messages refused unparsed: malformed, or sizes of a ctnetlink ABI nettop does not know.
+    public var rejected: UInt64 = 0
 
     public init() {}
 }

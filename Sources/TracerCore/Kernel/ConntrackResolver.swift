@@ -50,6 +50,7 @@ public final class ConntrackResolver: NATResolving {
     private var lastScan: UInt64 = 0
     private var resyncs: UInt64 = 0
     private var errors: UInt64 = 0
+    private var rejected: UInt64 = 0
     private var closed = false
 
     /// Opens nettop's own namespace (which decides availability), then every other one it can see.
@@ -83,6 +84,7 @@ public final class ConntrackResolver: NATResolving {
         c.destroyedBuffered = table.destroyedCount
         c.destroyedDrops = table.destroyedDrops
         c.errors = errors
+        c.rejected = rejected
         return c
     }
 
@@ -136,6 +138,7 @@ public final class ConntrackResolver: NATResolving {
 
     /// Events since the last poll; a dump when some were lost.
     private func read(_ ns: ConntrackNamespace) {
+        defer { collectRejected(ns) }
         let got = ns.events.readEvents(limit: options.maxEventsPerPoll)
         table.apply(got.events, netns: ns.inode)
         if got.error != nil { errors &+= 1 }
@@ -152,10 +155,16 @@ public final class ConntrackResolver: NATResolving {
         }
     }
 
+    /// Messages refused before parsing (malformed, or from a ctnetlink ABI nettop does not know).
+    private func collectRejected(_ ns: ConntrackNamespace) {
+        rejected &+= UInt64(ns.events.takeRejected() + ns.dumper.takeRejected())
+    }
+
     /// Opens a namespace and loads its table.
     private func open(path: String, inode: UInt32) -> Result<Void, ConntrackNamespace.OpenError> {
         switch ConntrackNamespace.open(path: path, expectedInode: inode, receiveBuffer: options.receiveBufferBytes) {
         case .success(let ns):
+            defer { collectRejected(ns) }
             switch ns.dumper.dump() {
             case .success(let flows):
                 table.replace(netns: ns.inode, with: flows)

@@ -5,15 +5,6 @@ import Glibc
 /// (NEW, UPDATE, DESTROY), or used for dumps of the whole table. A netlink socket stays bound to the
 /// network namespace it was created in, whichever thread uses it later (see `ConntrackNamespace`).
 final class ConntrackSocket {
-    /// Where the library's callback puts what it parsed (passed as the callback's `void *data`).
-    private final class Sink {
-        var events: [ConntrackEvent] = []
-        var flows: [ConntrackFlow] = []
-        var dumping = false
-        var limit = Int.max
-        var seen = 0
-    }
-
     /// What one non-blocking read of the event stream gave.
     struct EventRead {
         var events: [ConntrackEvent] = []
@@ -21,28 +12,25 @@ final class ConntrackSocket {
         var overflowed = false
         /// errno of a failure other than ENOBUFS (the stream is unusable until reopened).
         var error: Int32?
+        /// Messages refused before the library saw them (see `CtnetlinkValidator`).
+        var rejected = 0
     }
 
     private var handle: OpaquePointer?
-    private let sink = Sink()
+    /// One datagram at a time: an event is one message, a dump part holds many (the kernel fills about a
+    /// page per part, and never more than 32 KiB); MSG_TRUNC tells when one did not fit.
+    private var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    /// Messages refused on this socket since `takeRejected()` last asked.
+    private var rejected = 0
+
+    /// The messages refused since the last call, for the resolver's counters.
+    func takeRejected() -> Int {
+        defer { rejected = 0 }
+        return rejected
+    }
 
     private init(handle: OpaquePointer) {
         self.handle = handle
-        let context = Unmanaged.passUnretained(sink).toOpaque()
-        nfct_callback_register(handle, NFCT_T_ALL, { type, ct, data in
-            guard let ct, let data else { return Int32(NFCT_CB_CONTINUE) }
-            let sink = Unmanaged<Sink>.fromOpaque(data).takeUnretainedValue()
-            if let flow = ConntrackRecord.flow(ct) {
-                if sink.dumping {
-                    sink.flows.append(flow)
-                } else if let kind = ConntrackRecord.kind(type) {
-                    sink.events.append(ConntrackEvent(kind, flow))
-                }
-            }
-            // Events arrive one per datagram, so stopping here loses nothing: the rest stays queued.
-            sink.seen += 1
-            return Int32(sink.seen >= sink.limit ? NFCT_CB_STOP : NFCT_CB_CONTINUE)
-        }, context)
     }
 
     deinit { close() }
@@ -85,32 +73,40 @@ final class ConntrackSocket {
         if flags >= 0 { _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK) }
     }
 
-    /// Everything queued on the event stream, up to `limit` messages (the rest waits for the next call).
+    /// Everything queued on the event stream, up to about `limit` messages (the rest waits for the next
+    /// call). nettop reads the datagrams itself rather than through `nfct_catch`, so that each message is
+    /// checked before libnetfilter_conntrack parses it.
     func readEvents(limit: Int) -> EventRead {
         var result = EventRead()
-        guard let handle else { result.error = EBADF; return result }
-        sink.dumping = false
-        sink.limit = max(1, limit)
-        sink.seen = 0
-        defer { sink.events.removeAll(keepingCapacity: true) }
+        guard handle != nil else { result.error = EBADF; return result }
         var overflows = 0
-        while sink.seen < sink.limit {
-            let ret = nfct_catch(handle)
-            if ret >= 0 { continue }  // the callback asked to stop (limit), or nothing left to process
-            let code = errno
-            if code == EAGAIN || code == EWOULDBLOCK { break }
-            if code == ENOBUFS {
+        var seen = 0
+        while seen < max(1, limit) {
+            switch receive(blocking: false) {
+            case .datagram(let length):
+                seen += each(length, rejected: &result.rejected) { kind, flow in
+                    if let kind { result.events.append(ConntrackEvent(kind, flow)) }
+                }
+            case .notFromKernel, .truncated:
+                result.rejected += 1
+            case .failed(let code) where code == EAGAIN || code == EWOULDBLOCK:
+                return finish(result)
+            case .failed(let code) where code == ENOBUFS:
                 // Reported once per overflow; what is still queued is read on, then a dump follows.
                 // Under a sustained flood it comes back again and again: stop and let the dump catch up.
                 result.overflowed = true
                 overflows += 1
-                if overflows > 64 { break }
-                continue
+                if overflows > 64 { return finish(result) }
+            case .failed(let code):
+                result.error = code
+                return finish(result)
             }
-            result.error = code
-            break
         }
-        result.events = sink.events
+        return finish(result)
+    }
+
+    private func finish(_ result: EventRead) -> EventRead {
+        rejected += result.rejected
         return result
     }
 
@@ -118,24 +114,129 @@ final class ConntrackSocket {
     /// paces a dump to the reader, so it cannot overflow.
     func dump() -> Result<[ConntrackFlow], SocketError> {
         guard let handle else { return .failure(SocketError(step: "dumping conntrack", code: EBADF)) }
-        sink.dumping = true
-        sink.limit = Int.max
-        sink.seen = 0
-        defer {
-            sink.dumping = false
-            sink.flows.removeAll(keepingCapacity: false)
-        }
         var family = UInt32(AF_UNSPEC)
-        guard nfct_query(handle, NFCT_Q_DUMP, &family) == 0 else {
+        guard nfct_send(handle, NFCT_Q_DUMP, &family) >= 0 else {
             return .failure(SocketError(step: "dumping conntrack", code: errno))
         }
-        return .success(sink.flows)
+        var flows: [ConntrackFlow] = []
+        var refused = 0
+        while true {
+            switch receive(blocking: true) {
+            case .datagram(let length):
+                var done = false, failure: Int32?
+                _ = each(length, rejected: &refused, onControl: { type, code in
+                    if type == NLMSG_DONE { done = true } else if code != 0 { failure = -code }
+                }) { _, flow in flows.append(flow) }
+                if let failure {
+                    rejected += refused
+                    return .failure(SocketError(step: "dumping conntrack", code: failure))
+                }
+                if done {
+                    rejected += refused
+                    return .success(flows)
+                }
+            case .notFromKernel, .truncated:
+                refused += 1
+            case .failed(let code) where code == EINTR:
+                continue
+            case .failed(let code):
+                rejected += refused
+                return .failure(SocketError(step: "dumping conntrack", code: code))
+            }
+        }
+    }
+
+    /// What one netlink message gave.
+    enum MessageReading: Equatable {
+        case flow(ConntrackEvent.Kind?, ConntrackFlow)
+        /// Malformed, or sizes of a ctnetlink ABI this library does not know: not parsed.
+        case rejected
+        /// Not a conntrack message, or not a TCP/UDP flow over IPv4/IPv6.
+        case ignored
+    }
+
+    /// One message (its `nlmsg_len` bytes): checked by `CtnetlinkValidator`, then parsed by the library and
+    /// read by `ConntrackRecord`. Only IPCTNL_MSG_CT_NEW (new, update, dump row) and IPCTNL_MSG_CT_DELETE of
+    /// the conntrack subsystem are parsed, as libnetfilter_conntrack's own receive path does.
+    static func read(message: UnsafeRawBufferPointer) -> MessageReading {
+        guard message.count >= CtnetlinkValidator.payloadOffset, let base = message.baseAddress else { return .ignored }
+        let type = Int32(base.loadUnaligned(fromByteOffset: 4, as: UInt16.self))
+        guard type >> 8 == Int32(nt_ct_subsys_conntrack()), [0, 2].contains(type & 0xff) else { return .ignored }
+        if CtnetlinkValidator.problem(in: message) != nil { return .rejected }
+        guard let ct = nfct_new() else { return .ignored }
+        defer { nfct_destroy(ct) }
+        let parsed = nfct_parse_conntrack(NFCT_T_ALL, base.assumingMemoryBound(to: nlmsghdr.self), ct)
+        guard parsed > 0, let flow = ConntrackRecord.flow(ct) else { return .ignored }
+        return .flow(ConntrackRecord.kind(nf_conntrack_msg_type(rawValue: parsed)), flow)
+    }
+
+    // MARK: - Receiving
+
+    private enum Received {
+        case datagram(Int)
+        case notFromKernel
+        case truncated
+        case failed(Int32)
+    }
+
+    private func receive(blocking: Bool) -> Received {
+        let fd = self.fd
+        var from = sockaddr_nl()
+        var fromLength = socklen_t(MemoryLayout<sockaddr_nl>.size)
+        let flags = Int32(MSG_TRUNC) | (blocking ? 0 : Int32(MSG_DONTWAIT))
+        let capacity = buffer.count
+        let n = buffer.withUnsafeMutableBytes { raw in
+            withUnsafeMutablePointer(to: &from) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    recvfrom(fd, raw.baseAddress, capacity, flags, $0, &fromLength)
+                }
+            }
+        }
+        if n < 0 { return .failed(errno) }
+        // Only the kernel speaks on ctnetlink (as libnfnetlink insists too).
+        if from.nl_pid != 0 { return .notFromKernel }
+        if n > capacity { return .truncated }
+        return .datagram(n)
+    }
+
+    /// Each conntrack message of the datagram in `buffer`: checked, parsed, read. Control messages
+    /// (NLMSG_DONE, NLMSG_ERROR) go to `onControl` with the error code they carry. Returns the number
+    /// of messages seen.
+    @discardableResult
+    private func each(_ length: Int, rejected: inout Int,
+                      onControl: (_ type: Int32, _ code: Int32) -> Void = { _, _ in },
+                      _ body: (ConntrackEvent.Kind?, ConntrackFlow) -> Void) -> Int {
+        var seen = 0
+        buffer.withUnsafeMutableBytes { raw in
+            var offset = 0
+            while length - offset >= CtnetlinkValidator.headerLength {
+                let base = raw.baseAddress! + offset
+                let messageLength = Int(base.loadUnaligned(as: UInt32.self))
+                guard messageLength >= CtnetlinkValidator.headerLength, messageLength <= length - offset else {
+                    rejected += 1  // a broken frame: nothing after it can be trusted
+                    return
+                }
+                seen += 1
+                let type = Int32(base.loadUnaligned(fromByteOffset: 4, as: UInt16.self))
+                if type == NLMSG_DONE || type == NLMSG_ERROR {
+                    let code = messageLength >= 20 ? base.loadUnaligned(fromByteOffset: 16, as: Int32.self) : 0
+                    onControl(type, code)
+                } else {
+                    switch Self.read(message: UnsafeRawBufferPointer(start: base, count: messageLength)) {
+                    case .flow(let kind, let flow): body(kind, flow)
+                    case .rejected: rejected += 1
+                    case .ignored: break
+                    }
+                }
+                offset += (messageLength + 3) & ~3
+            }
+        }
+        return seen
     }
 
     func close() {
         guard let h = handle else { return }
         handle = nil
-        nfct_callback_unregister(h)
         nfct_close(h)
     }
 }

@@ -19,6 +19,7 @@ enum DebugDump {
             .uint("conntrack_resyncs", s.conntrackResyncs)
             .bool("conntrack_available", s.conntrackAvailable)
             .int("max_connections", s.maxConnections)
+            .uint("conntrack_rejected", s.conntrackRejected)
             .text
     }
 

@@ -13,6 +13,7 @@ public struct TracerStats: Sendable, Hashable {
     public var syscallContextFull: UInt64 = 0
     public var conntrackResyncs: UInt64 = 0
     public var conntrackAvailable = false
+    public var conntrackRejected: UInt64 = 0 // conntrack messages refused unparsed (malformed)
     public var maxConnections = 0
 
     public init() {}
