@@ -8,8 +8,10 @@
  * bpf_get_socket_cookie(), which generates it. The others (kprobes, classic tracepoints) cannot call it:
  * they read the cookie field, which cgroup/sock_create fills for every socket created while nettop
  * runs, and fall back to the sock's address for the rest (accepted children, sockets older than
- * nettop). A TCP entry stays under the key it was created with (find_tcp looks under both), and is
- * always deleted when its socket is destroyed, so an address is never reused while it is a key.
+ * nettop). A TCP entry stays under the key it was created with (find_tcp looks under both) and is
+ * deleted when its socket is destroyed, so a freed address is no longer a key when the kernel reuses it.
+ * A UDP socket older than nettop is keyed by address and ends by idle expiry (its release names a cookie);
+ * a new UDP socket always has a cookie, so it never takes over such an entry.
  */
 #ifndef NETTOP_COMMON_BPF_H
 #define NETTOP_COMMON_BPF_H
@@ -71,10 +73,12 @@ struct {
 } counters SEC(".maps");
 
 /* Connections already counted as not tracked because `conns` was full, so each is counted once.
- * LRU: bounded, forgets the oldest. */
+ * TCP entries are deleted when their socket is destroyed; the rest (UDP peers) age out of the LRU.
+ * Size: --max-connections, at least 65536 (set at load); past that many untracked connections alive at
+ * once, the LRU forgets some and they may be counted again. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 65536);
 	__type(key, struct nt_conn_key);
 	__type(value, __u8);
 } untracked SEC(".maps");
@@ -557,6 +561,8 @@ static __always_inline void tcp_destroyed(struct sock *sk)
 
 	if (v)
 		finish_tcp(&key, v);
+	else
+		bpf_map_delete_elem(&untracked, &key);  /* its key may come back with a new socket */
 }
 
 /* The application released a TCP socket (tcp_close): no more I/O can come. */

@@ -131,7 +131,17 @@ func runMany(_ o: Options, _ deadline: Deadline) throws {
         var stdin = StdinCommands()
         while !stdin.eof {
             try waitReady(0, Int16(POLLIN), deadline, "holding \(n) connections until stdin closes")
-            _ = stdin.read()
+            for cmd in stdin.read() {
+                let words = cmd.split(separator: " ")
+                guard words.first == "send", words.count == 2, let bytes = Int(words[1]), bytes >= 0 else {
+                    if !words.isEmpty { writeLine(2, "nettop-peer: ignoring stdin command '\(cmd)' (expected 'send N')") }
+                    continue
+                }
+                for fd in fds { _ = try sendAll(fd, count: bytes, deadline) }
+                var sent = JSONLine("sent")
+                sent.add("count", n); sent.add("bytes", bytes)
+                sent.emit()
+            }
         }
     }
     for fd in fds { close(fd) }

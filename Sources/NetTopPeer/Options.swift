@@ -130,7 +130,8 @@ A port of 0 on a server picks a free one; the "listening" line tells which.
       bytes) until the peer's EOF, then closes and prints {"event":"closed",...,sent,recv}.
   many        --connect ADDR --port P --connections N [--hold-ms MS]
       opens N concurrent TCP connections (raises RLIMIT_NOFILE), prints {"event":"connected",count,lports};
-      holds them until stdin reaches EOF (or --hold-ms), closes all, prints {"event":"closed",count}.
+      holds them until stdin reaches EOF (or --hold-ms), closes all, prints {"event":"closed",count}. A stdin
+      line "send N" writes N bytes on every connection, then prints {"event":"sent",count,bytes}.
   many-server --bind ADDR --port P --connections N
       accepts N connections, prints {"event":"accepted",count}; holds each until its peer closes, then prints
       {"event":"closed",count}.

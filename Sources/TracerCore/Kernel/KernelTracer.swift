@@ -95,6 +95,16 @@ final class KernelTracer: KernelTracing {
         if ret != 0 {
             throw NetTopError(.usage, "--max-connections \(config.maxConnections) cannot be used: \(errnoText(-ret)).")
         }
+        // Each untracked connection is counted once while the set remembers it: at least 65,536 entries
+        // (6 MB of kernel memory), more with a larger --max-connections, so the count stays exact up to that
+        // many untracked connections alive at once.
+        if let untracked = bpf_object__find_map_by_name(object, "untracked") {
+            let size = UInt32(clamping: max(65_536, config.maxConnections))
+            let ret = bpf_map__set_max_entries(untracked, size)
+            if ret != 0 {
+                throw NetTopError(.usage, "--max-connections \(config.maxConnections) cannot be used: \(errnoText(-ret)).")
+            }
+        }
         try backend.prepare(object, cgroup: releaseHook, features: KernelFeatures.current)
     }
 
@@ -179,6 +189,7 @@ final class KernelTracer: KernelTracing {
         stats.expiredUDP = model.expiredUDP
         stats.conntrackResyncs = nat.counters.resyncs
         stats.conntrackAvailable = nat.available
+        stats.conntrackRejected = nat.counters.rejected
     }
 
     func debugJSON(_ topic: DebugTopic) throws(NetTopError) -> String {

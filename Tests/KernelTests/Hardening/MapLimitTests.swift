@@ -65,4 +65,53 @@ final class MapLimitTests: KernelTestCase {
         try server.finish(timeout: 60)
         XCTAssertTrue(nettop.isRunning, "nettop: \(nettop.stderr)")
     }
+
+    /// Each connection the full map leaves out is counted once, however many there are: 40,000 untracked
+    /// socket ends (more than twice the 16,384 that the set remembering them used to hold, which then
+    /// forgot every one before it came back), each doing I/O
+    /// twice after it was first counted, add 40,000 drops less the few tracked, not one per event. The
+    /// connections are spread over two client/server pairs of 10,000 (no process may hold more than
+    /// RLIMIT_NOFILE's 20,000 descriptors here).
+    func testEachUntrackedConnectionIsCountedOnceBeyondSixteenThousand() throws {
+        let limit = 16, pairs = 2, perPair = 10_000, ends = 2 * pairs * perPair
+        let sandbox = makeSandbox()
+        let ns = try sandbox.makeNamespace()
+        // Namespace-local, gone with it: room for 10,000 connects at once (see LoadTests).
+        try sandbox.run(in: ns, ["/usr/sbin/sysctl", "-q", "-w", "net.core.somaxconn=65535", "net.ipv4.tcp_max_syn_backlog=65535",
+                                 "net.ipv4.ip_local_port_range=1024 65535"])
+        let nettop = try startNetTop(["--max-connections", "\(limit)", "--port", "1"])
+        nettop.waitTicks(1)
+        let before = nettop.table.lastStats["map_full_drops"] ?? 0
+
+        var servers: [PeerProcess] = [], clients: [PeerProcess] = []
+        for _ in 0..<pairs {
+            let server = try startPeer(["many-server", "--bind", "127.0.0.1", "--port", "0", "--connections", "\(perPair)",
+                                        "--timeout-ms", "180000"], in: ns)
+            servers.append(server)
+            clients.append(try startPeer(["many", "--connect", "127.0.0.1", "--port", "\(try server.listeningPort())",
+                                          "--connections", "\(perPair)", "--timeout-ms", "180000"], in: ns))
+        }
+        for client in clients { try client.waitFor("connected", timeout: 120) }
+        for server in servers { try server.waitFor("accepted", timeout: 120) }
+        for round in 1...2 {
+            for client in clients { client.send("send 1") }
+            for client in clients { try client.waitFor("sent", count: round, timeout: 60) }
+            nettop.waitTicks(2, timeout: 30)
+        }
+        nettop.waitTicks(2, timeout: 30)
+        let stats = nettop.table.lastStats
+        let added = (stats["map_full_drops"] ?? 0) - before
+        print("map limit: \(ends) socket ends with --max-connections \(limit), each sending or receiving twice: "
+              + "map_full_drops +\(added), tracked \(stats["tracked"] ?? -1)")
+        XCTAssertGreaterThanOrEqual(added, ends - limit, "untracked socket ends not counted")
+        // A little room for the host's own sockets that came and went meanwhile; counting again what was
+        // forgotten would add tens of thousands.
+        XCTAssertLessThanOrEqual(added, ends + 200, "untracked socket ends counted more than once")
+        XCTAssertLessThanOrEqual(stats["tracked"] ?? Int.max, limit)
+
+        for client in clients { client.closeStdin() }
+        for client in clients { try client.finish(timeout: 120) }
+        for server in servers { try server.finish(timeout: 120) }
+        XCTAssertTrue(nettop.isRunning, "nettop: \(nettop.stderr)")
+    }
 }
