@@ -9,12 +9,20 @@ import Glibc
 /// own "leave the alternate screen, show the cursor, reset attributes" strings), restores the saved
 /// termios, puts back the handler that was there before (the Swift runtime's backtracer) and returns,
 /// so the fault happens again and reaches that handler.
+///
+/// A C library that calls exit() (libnetfilter_conntrack does on a message it cannot read; nettop checks
+/// messages first, but a library may have other reasons) runs the atexit handlers: one registered here
+/// gives the terminal back in that case too.
 enum TerminalCrashGuard {
     static let crashSignals: [Int32] = [SIGSEGV, SIGBUS, SIGILL, SIGTRAP, SIGFPE, SIGABRT]
 
     /// Arms the guard; `reset` is what to write to standard output, `saved` the termios to restore.
     static func arm(reset: [UInt8], saved: termios) {
         disarm()
+        if !atExitRegistered {
+            atExitRegistered = true
+            atexit { restoreTerminal() }
+        }
         let bytes = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, reset.count))
         bytes.initialize(from: reset, count: reset.count)
         let settings = UnsafeMutablePointer<termios>.allocate(capacity: 1)
@@ -52,11 +60,18 @@ enum TerminalCrashGuard {
 // A C signal handler cannot capture context. Written only while no crash handler is installed (arm and
 // disarm run on the UI thread, before installing and after removing the handlers).
 nonisolated(unsafe) private var guardState: TerminalCrashGuard.GuardState?
+nonisolated(unsafe) private var atExitRegistered = false
 
-private func handleCrash(_ signo: Int32) {
+/// Writes the reset strings and restores the termios, if the UI still owns the terminal.
+private func restoreTerminal() {
     guard let state = guardState else { return }
     _ = write(STDOUT_FILENO, state.reset, state.resetCount)
     _ = tcsetattr(STDIN_FILENO, TCSANOW, state.termios)
+}
+
+private func handleCrash(_ signo: Int32) {
+    guard let state = guardState else { return }
+    restoreTerminal()
     if let i = TerminalCrashGuard.crashSignals.firstIndex(of: signo) {
         sigaction(signo, state.previous + i, nil)
     }
