@@ -58,6 +58,8 @@ final class NDJSONDecodingTests: XCTestCase {
         XCTAssertEqual(t.connections.count, 3000)
         // Ticks come every 0.2 s; reading runs on its own thread, so falling a little behind on a loaded machine
         // is harmless, but JSONSerialization's ~0.3 s (more under load) is what this guards against.
-        XCTAssertLessThan(elapsed, 1.0, "reading a 3,000-row tick took \(elapsed) s")
+        // Under software emulation (make vmtest) everything runs about twenty times slower.
+        let bound = ProcessInfo.processInfo.environment["NETTOP_VMTEST"] == nil ? 1.0 : 5.0
+        XCTAssertLessThan(elapsed, bound, "reading a 3,000-row tick took \(elapsed) s")
     }
 }
