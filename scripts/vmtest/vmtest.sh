@@ -28,7 +28,7 @@
 #             in `make test` only). SKIP= (empty) runs them too.
 #   CMD       run this bash command instead of the tests (no host build unless BUILD=1). It runs in the
 #             repository directory, with NETTOP_BIN, NETTOP_PEER (and the BACKEND/NOBTF variables) set.
-#   TIMEOUT   bound on the whole VM run, as for timeout(1) (default: 20m). MEM (2G), SMP (2) and
+#   TIMEOUT   bound on the whole VM run, as for timeout(1) (default: 40m; a full run takes 15-25 min). MEM (2G), SMP (2) and
 #             APPEND (extra kernel command line) tune the VM. SKIP_BUILD=1 (or --no-build) skips the build
 #             (use the bundle already in .build, e.g. while the tree does not compile). VERBOSE=1 prints the
 #             guest's uptime at each step of its init.
@@ -72,7 +72,7 @@ NOBTF=${NOBTF:-0}
 FILTER=${FILTER:-KernelTests}
 SKIP=${SKIP-'KernelTests\.LoadTests/'}
 CMD=${CMD:-}
-TIMEOUT=${TIMEOUT:-20m}
+TIMEOUT=${TIMEOUT:-40m}
 MEM=${MEM:-2G}
 SMP=${SMP:-2}
 APPEND=${APPEND:-}
