@@ -7,16 +7,10 @@ struct ConnectionMap {
     let fd: Int32
     let capacity: Int
 
-    struct Entry {
-        var key: nt_conn_key
-        var info: nt_conn_info
-    }
-
-    /// Every entry, read in batches. The kernel's hash map may change under us; an entry is at worst seen
-    /// in this tick or the next one.
-    func dump() throws(NetTopError) -> [Entry] {
-        var result: [Entry] = []
-        result.reserveCapacity(min(capacity, 1 << 16))
+    /// Every entry, read in batches and handed to `body` chunk by chunk, so that no copy of the whole map
+    /// is held (at 200,000 entries that copy was 30 MB, made and freed every tick). The kernel's hash map
+    /// may change under us; an entry is at worst seen in this tick or the next one.
+    func forEach(_ body: (borrowing nt_conn_key, borrowing nt_conn_info) -> Void) throws(NetTopError) {
         var chunk = min(max(capacity, 64), 8192)
         var keys = [nt_conn_key](repeating: nt_conn_key(), count: chunk)
         var values = [nt_conn_info](repeating: nt_conn_info(), count: chunk)
@@ -37,12 +31,15 @@ struct ConnectionMap {
                 }
                 throw NetTopError(.software, "reading the connection map failed: \(errnoText(-ret)).")
             }
-            for i in 0..<Int(count) { result.append(Entry(key: keys[i], info: values[i])) }
+            keys.withUnsafeBufferPointer { k in
+                values.withUnsafeBufferPointer { v in
+                    for i in 0..<Int(count) { body(k[i], v[i]) }
+                }
+            }
             if ret == -ENOENT { break }
             inBatch = outBatch
             first = false
         }
-        return result
     }
 
     func delete(_ keys: [nt_conn_key]) {

@@ -16,6 +16,8 @@ final class KernelTracer: KernelTracing {
     private var stats = TracerStats()
     private var netnsNames: [UInt32: String] = [:]
     private var netnsNamesRefreshed: UInt64 = 0
+    /// Rows of the last tick: the next one reserves that much room at once.
+    private var lastLiveCount = 0
     private let releaseHook: Bool
     /// What the offset guesser found (no-BTF backends), for `debug offsets`.
     private let guessedOffsets: GuessedOffsets?
@@ -112,8 +114,6 @@ final class KernelTracer: KernelTracing {
         let started = monotonicNow()
         nat.poll(now: started)
         let events = ring.drain()
-        let entries = try map.dump()
-        let now = monotonicNow()
 
         var closedRows: [ConnectionSample] = []
         var releasedUDP = Set<UInt64>()
@@ -137,23 +137,25 @@ final class KernelTracer: KernelTracing {
         }
 
         var live: [ConnectionSample] = []
-        live.reserveCapacity(entries.count)
+        live.reserveCapacity(lastLiveCount)
         // The map's own key of each live row, by index: needed only for the rare expired row, so no
         // dictionary is built on every tick (it was a fifth of a 200k-row tick).
         var liveKeys: [nt_conn_key] = []
-        liveKeys.reserveCapacity(entries.count)
+        liveKeys.reserveCapacity(lastLiveCount)
         var reaped: [nt_conn_key] = []
-        for entry in entries {
-            guard let row = KernelRecord.sample(key: entry.key, info: entry.info), row.kernelKey != nil else { continue }
-            if entry.info.closed != 0 || releasedUDP.contains(entry.key.cookie) {
+        try map.forEach { key, info in
+            guard let row = KernelRecord.sample(key: key, info: info), row.kernelKey != nil else { return }
+            if info.closed != 0 || releasedUDP.contains(key.cookie) {
                 // Closed while the ring buffer was full, or a UDP socket the application released.
                 closedRows.append(row)
-                reaped.append(entry.key)
+                reaped.append(copy key)
             } else {
                 live.append(row)
-                liveKeys.append(entry.key)
+                liveKeys.append(copy key)
             }
         }
+        let now = monotonicNow()
+        lastLiveCount = live.count
         map.delete(reaped)
 
         let expired = table.update(live: live, closed: closedRows, now: now)
