@@ -17,7 +17,7 @@ final class OffsetGuessKernelTests: XCTestCase {
         let guessed = try OffsetGuesser.guess(hook: .tracepoint, debug: false)
         let seconds = Date().timeIntervalSince(started)
         XCTAssertEqual(guessed.entries.count, GuessField.allCases.count + 1, "every field and net.ns.inum: \(guessed.entries)")
-        XCTAssertLessThan(seconds, 10, "guessing took \(seconds) s over \(guessed.connections) connections")
+        XCTAssertLessThan(seconds, KernelTestCase.underEmulation ? 60 : 10, "guessing took \(seconds) s over \(guessed.connections) connections")
         guard KernelFeatures.current.btf else { return }
         let btf = try btfOffsets()
         for field in GuessField.allCases {

@@ -9,6 +9,13 @@ class KernelTestCase: XCTestCase {
     /// Generous bound for waiting for rows: a tick is 0.2 s, so this is many ticks.
     let rowTimeout: TimeInterval = 15
 
+    /// Under software emulation (make vmtest sets NETTOP_VMTEST) every step is many times slower.
+    static let underEmulation = ProcessInfo.processInfo.environment["NETTOP_VMTEST"] != nil
+
+    /// A bound on how long a bounded piece of work (a burst, a guess) may take: `seconds` here, six times
+    /// that under emulation.
+    func workBound(_ seconds: TimeInterval) -> TimeInterval { Self.underEmulation ? seconds * 6 : seconds }
+
     override class func setUp() {
         super.setUp()
         // Writing to the stdin of a peer that already exited must be an error, not the end of the test run.
