@@ -110,8 +110,8 @@ final class MapLimitTests: KernelTestCase {
         XCTAssertLessThanOrEqual(stats["tracked"] ?? Int.max, limit)
 
         for client in clients { client.closeStdin() }
-        for client in clients { try client.finish(timeout: 120) }
-        for server in servers { try server.finish(timeout: 120) }
+        for client in clients { try client.finish(timeout: workBound(120)) }
+        for server in servers { try server.finish(timeout: workBound(120)) }
         XCTAssertTrue(nettop.isRunning, "nettop: \(nettop.stderr)")
     }
 }
