@@ -90,19 +90,14 @@ final class KernelTracer: KernelTracing {
         settings.pointee.collect_ipv6 = config.collectIPv6 ? 1 : 0
         settings.pointee.release_hook = releaseHook ? 1 : 0
 
-        guard let conns = bpf_object__find_map_by_name(object, "conns") else {
-            throw NetTopError(.software, "the embedded BPF object has no connection map; rebuild nettop.")
-        }
-        let ret = bpf_map__set_max_entries(conns, UInt32(config.maxConnections))
-        if ret != 0 {
-            throw NetTopError(.usage, "--max-connections \(config.maxConnections) cannot be used: \(errnoText(-ret)).")
-        }
-        // Each untracked connection is counted once while the set remembers it: at least 65,536 entries
-        // (6 MB of kernel memory), more with a larger --max-connections, so the count stays exact up to that
-        // many untracked connections alive at once.
-        if let untracked = bpf_object__find_map_by_name(object, "untracked") {
-            let size = UInt32(clamping: max(65_536, config.maxConnections))
-            let ret = bpf_map__set_max_entries(untracked, size)
+        // The connection map holds --max-connections rows. The set of connections left out when it is full
+        // counts each of them once while it remembers them: at least 65,536 entries (6 MB of kernel memory),
+        // more with a larger --max-connections, so the count stays exact up to that many alive at once.
+        for (name, size) in [("conns", config.maxConnections), ("untracked", max(65_536, config.maxConnections))] {
+            guard let map = bpf_object__find_map_by_name(object, name) else {
+                throw NetTopError(.software, "the embedded BPF object has no '\(name)' map; rebuild nettop.")
+            }
+            let ret = bpf_map__set_max_entries(map, UInt32(clamping: size))
             if ret != 0 {
                 throw NetTopError(.usage, "--max-connections \(config.maxConnections) cannot be used: \(errnoText(-ret)).")
             }
