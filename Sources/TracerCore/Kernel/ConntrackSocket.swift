@@ -12,15 +12,13 @@ final class ConntrackSocket {
         var overflowed = false
         /// errno of a failure other than ENOBUFS (the stream is unusable until reopened).
         var error: Int32?
-        /// Messages refused before the library saw them (see `CtnetlinkValidator`).
-        var rejected = 0
     }
 
     private var handle: OpaquePointer?
     /// One datagram at a time: an event is one message, a dump part holds many (the kernel fills about a
     /// page per part, and never more than 32 KiB); MSG_TRUNC tells when one did not fit.
     private var buffer = [UInt8](repeating: 0, count: 1 << 16)
-    /// Messages refused on this socket since `takeRejected()` last asked.
+    /// Messages refused on this socket since `takeRejected()` last asked (see `CtnetlinkValidator`).
     private var rejected = 0
 
     /// The messages refused since the last call, for the resolver's counters.
@@ -84,29 +82,24 @@ final class ConntrackSocket {
         while seen < max(1, limit) {
             switch receive(blocking: false) {
             case .datagram(let length):
-                seen += each(length, rejected: &result.rejected) { kind, flow in
+                seen += each(length) { kind, flow in
                     if let kind { result.events.append(ConntrackEvent(kind, flow)) }
                 }
             case .notFromKernel, .truncated:
-                result.rejected += 1
+                rejected += 1
             case .failed(let code) where code == EAGAIN || code == EWOULDBLOCK:
-                return finish(result)
+                return result
             case .failed(let code) where code == ENOBUFS:
                 // Reported once per overflow; what is still queued is read on, then a dump follows.
                 // Under a sustained flood it comes back again and again: stop and let the dump catch up.
                 result.overflowed = true
                 overflows += 1
-                if overflows > 64 { return finish(result) }
+                if overflows > 64 { return result }
             case .failed(let code):
                 result.error = code
-                return finish(result)
+                return result
             }
         }
-        return finish(result)
-    }
-
-    private func finish(_ result: EventRead) -> EventRead {
-        rejected += result.rejected
         return result
     }
 
@@ -119,28 +112,20 @@ final class ConntrackSocket {
             return .failure(SocketError(step: "dumping conntrack", code: errno))
         }
         var flows: [ConntrackFlow] = []
-        var refused = 0
         while true {
             switch receive(blocking: true) {
             case .datagram(let length):
                 var done = false, failure: Int32?
-                _ = each(length, rejected: &refused, onControl: { type, code in
+                each(length, onControl: { type, code in
                     if type == NLMSG_DONE { done = true } else if code != 0 { failure = -code }
                 }) { _, flow in flows.append(flow) }
-                if let failure {
-                    rejected += refused
-                    return .failure(SocketError(step: "dumping conntrack", code: failure))
-                }
-                if done {
-                    rejected += refused
-                    return .success(flows)
-                }
+                if let failure { return .failure(SocketError(step: "dumping conntrack", code: failure)) }
+                if done { return .success(flows) }
             case .notFromKernel, .truncated:
-                refused += 1
+                rejected += 1
             case .failed(let code) where code == EINTR:
                 continue
             case .failed(let code):
-                rejected += refused
                 return .failure(SocketError(step: "dumping conntrack", code: code))
             }
         }
@@ -199,11 +184,11 @@ final class ConntrackSocket {
         return .datagram(n)
     }
 
-    /// Each conntrack message of the datagram in `buffer`: checked, parsed, read. Control messages
-    /// (NLMSG_DONE, NLMSG_ERROR) go to `onControl` with the error code they carry. Returns the number
-    /// of messages seen.
+    /// Each conntrack message of the datagram in `buffer`: checked, parsed, read (refused ones are
+    /// counted in `rejected`). Control messages (NLMSG_DONE, NLMSG_ERROR) go to `onControl` with the error
+    /// code they carry. Returns the number of messages seen.
     @discardableResult
-    private func each(_ length: Int, rejected: inout Int,
+    private func each(_ length: Int,
                       onControl: (_ type: Int32, _ code: Int32) -> Void = { _, _ in },
                       _ body: (ConntrackEvent.Kind?, ConntrackFlow) -> Void) -> Int {
         var seen = 0
