@@ -5,7 +5,7 @@ import XCTest
 /// `closed: true` and exact bytes.
 final class ShortLivedTests: KernelTestCase {
     /// 50 ms; under software emulation (make vmtest), where everything is about twenty times slower, 250.
-    private let shortLifeUs = ProcessInfo.processInfo.environment["NETTOP_VMTEST"] == nil ? 50_000 : 250_000
+    private let shortLifeUs = underEmulation ? 250_000 : 50_000
 
     func testConnectionUnder50msIsReportedClosedWithExactBytes() throws {
         let nettop = try startNetTop()
