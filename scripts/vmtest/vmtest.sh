@@ -25,7 +25,10 @@
 #   SKIP      a regular expression of tests to leave out (default: 'KernelTests\.LoadTests/', the host-load
 #             hardening tests: 20,000 connections in a burst, 100,000 held open, a ring-buffer flood that must
 #             fit between two ticks; under TCG each takes minutes and its pacing no longer holds, so they run
-#             in `make test` only). SKIP= (empty) runs them too.
+#             in `make test` only). With NOBTF=1 the default also leaves out the two terminal UI classes
+#             (UITmuxTests, UIHardeningTests): they test the screen, not the tracer, and every nettop they
+#             start guesses offsets again, minutes under TCG; `make test`'s no-BTF pass leaves them out
+#             too. SKIP= (empty) runs them too.
 #   CMD       run this bash command instead of the tests (no host build unless BUILD=1). It runs in the
 #             repository directory, with NETTOP_BIN, NETTOP_PEER (and the BACKEND/NOBTF variables) set.
 #   TIMEOUT   bound on the whole VM run, as for timeout(1) (default: 40m; a full run takes 15-25 min). MEM (2G), SMP (2) and
@@ -70,6 +73,7 @@ KERNEL=${KERNEL:-}
 BACKEND=${BACKEND:-}
 NOBTF=${NOBTF:-0}
 FILTER=${FILTER:-KernelTests}
+SKIP_SET=${SKIP+set}
 SKIP=${SKIP-'KernelTests\.LoadTests/'}
 CMD=${CMD:-}
 TIMEOUT=${TIMEOUT:-40m}
@@ -103,6 +107,7 @@ done
 case $BACKEND in ''|auto|tracepoint|kprobe|fentry) ;; *) die "BACKEND must be auto, tracepoint, kprobe or fentry, not '$BACKEND'" ;; esac
 [[ $BACKEND == auto ]] && BACKEND=
 case $NOBTF in ''|0) NOBTF=0 ;; *) NOBTF=1 ;; esac
+if [[ $NOBTF == 1 && -z $SKIP_SET ]]; then SKIP='KernelTests\.(LoadTests|UITmuxTests|UIHardeningTests)/'; fi
 
 started=$(date +%s.%N)
 elapsed() { LC_ALL=C awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { t = b - a; printf "%dm%04.1fs", t / 60, t - 60 * int(t / 60) }'; }
