@@ -122,6 +122,36 @@ final class ConnectionTableTests: XCTestCase {
         XCTAssertEqual(got, [tuples[1], tuples[3], tuples[2], tuples[4], tuples[0]])
     }
 
+    /// Each poll lays its rows out in the previous poll's output order before sorting them; the order must
+    /// still be exactly a fresh table's, whether the input kept its order, was shuffled, or grew and shrank.
+    func testOrderDoesNotDependOnThePreviousPoll() {
+        var rng = SplitMix(seed: 7)
+        var table = ConnectionTable(config: TableConfig())
+        var live: [ConnectionSample] = []
+        var nextCookie: UInt64 = 1
+        for tick in UInt64(1)...40 {
+            let now = tick * s
+            var closed: [ConnectionSample] = []
+            if tick % 4 == 0 { live.shuffle(using: &rng) }
+            for _ in 0..<Int.random(in: 0...3, using: &rng) where !live.isEmpty {
+                closed.append(live.remove(at: Int.random(in: 0..<live.count, using: &rng)))
+            }
+            for _ in 0..<Int.random(in: 0...6, using: &rng) {
+                // Few distinct tuples, so that rows share them and fall back to firstSeen and liveness.
+                let tuple = F.tuple(.tcp, "10.0.0.1", UInt16.random(in: 1000...1003, using: &rng), "10.0.1.1", 80)
+                live.insert(F.sample(tuple, cookie: nextCookie, sent: nextCookie, firstSeen: now - UInt64.random(in: 0...1, using: &rng)),
+                            at: Int.random(in: 0...live.count, using: &rng))
+                nextCookie += 1
+            }
+            _ = table.update(live: live, closed: closed, now: now)
+            var fresh = ConnectionTable(config: TableConfig())
+            _ = fresh.update(live: live, closed: closed, now: now)
+            let key = { (r: ConnectionStats) in "\(r.tuple) \(r.firstSeen) \(r.closed) \(r.monotonicSentBytes)" }
+            XCTAssertEqual(rows(&table, "ui", at: now).map(key), rows(&fresh, "ui", at: now).map(key), "tick \(tick)")
+        }
+        XCTAssertGreaterThan(nextCookie, 60, "rows came and went")
+    }
+
     func testDirectionFollowsTheCurrentPortMapping() {
         var table = ConnectionTable(config: TableConfig())
         let inbound = F.tuple(.tcp, "10.0.0.1", 22, "10.0.0.50", 51000)

@@ -50,7 +50,7 @@ struct StreamRunner {
     func render(_ snapshot: Snapshot, elapsed: Double, tickIndex: Int, environment env: AppEnvironment) -> [UInt8] {
         switch format {
         case .json:
-            var line = JSONRenderer.renderBytes(snapshot)
+            var line = JSONRenderer.renderBytes(snapshot, extraCapacity: 1)
             line.append(UInt8(ascii: "\n"))
             return line
         case .batch:

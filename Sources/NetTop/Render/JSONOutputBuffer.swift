@@ -3,18 +3,35 @@ import TracerCore
 /// An append-only UTF-8 byte buffer with just the JSON pieces nettop writes.
 ///
 /// Hand-written rather than `JSONEncoder` because a busy host yields 100k rows per tick: this writes
-/// straight into one growing array with no intermediate strings for numbers, IPv4 addresses or
-/// plain-ASCII names.
-struct JSONOutputBuffer {
-    private(set) var bytes: [UInt8] = []
+/// straight into one growing block of memory with no intermediate strings for numbers, addresses or
+/// plain-ASCII names. The block is its own (not an `Array`), so a byte costs a store and a bounds check
+/// against the capacity, not a uniqueness check and a possible copy: appending to an array one piece at a
+/// time was most of the time of rendering a tick.
+struct JSONOutputBuffer: ~Copyable {
+    private var base: UnsafeMutablePointer<UInt8>
+    private var count = 0
+    private var capacity: Int
 
     init(capacity: Int = 0) {
-        bytes.reserveCapacity(capacity)
+        self.capacity = max(capacity, 256)
+        base = .allocate(capacity: self.capacity)
     }
+
+    deinit { base.deallocate() }
+
+    /// What was written, with room for `extraCapacity` more bytes (the caller's newline) without a copy.
+    func bytes(extraCapacity: Int = 0) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: count + extraCapacity) { buffer, initialized in
+            buffer.baseAddress!.initialize(from: base, count: count)
+            initialized = count
+        }
+    }
+
+    var bytes: [UInt8] { bytes() }
 
     /// Appends literal JSON syntax (keys, punctuation) as is.
     mutating func raw(_ text: StaticString) {
-        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        text.withUTF8Buffer { append($0) }
     }
 
     mutating func null() { raw("null") }
@@ -23,91 +40,88 @@ struct JSONOutputBuffer {
 
     mutating func uint<T: UnsignedInteger & FixedWidthInteger>(_ value: T) {
         var v = UInt64(value)
-        if v < 10 { return bytes.append(UInt8(ascii: "0") + UInt8(v)) }
-        // Digits come out last first: fill a small stack buffer from its end, then copy once.
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
-            var i = 20
-            while v > 0 {
-                i -= 1
-                digits[i] = UInt8(ascii: "0") + UInt8(v % 10)
-                v /= 10
-            }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[i...]))
+        var digits = 1
+        var limit: UInt64 = 10
+        while digits < 20 && v >= limit {
+            digits += 1
+            limit &*= 10
         }
+        reserve(digits)
+        // Digits come out last first: written from the end of their place.
+        var i = count + digits
+        repeat {
+            i -= 1
+            base[i] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: v % 10)
+            v /= 10
+        } while v > 0
+        count += digits
     }
 
     /// Shortest round-trip decimal; JSON has no NaN or infinity, so those become 0 rather than
     /// producing a line no parser accepts.
     mutating func double(_ value: Double) {
         guard value.isFinite else { return raw("0") }
-        bytes.append(contentsOf: value.description.utf8)
+        var text = value.description
+        text.withUTF8 { append($0) }
     }
 
     /// A quoted string with every control character as \u00XX (newlines and escape sequences in process
     /// names included), and `"` and `\` escaped; everything else is copied as UTF-8.
     mutating func string(_ value: String) {
         var value = value
-        bytes.append(UInt8(ascii: "\""))
+        byte(UInt8(ascii: "\""))
         value.withUTF8 { utf8 in
-            for byte in utf8 {
-                switch byte {
+            // Process names are nearly always plain: copied at once when nothing needs an escape.
+            guard utf8.contains(where: Self.needsEscape) else { return append(utf8) }
+            for b in utf8 {
+                switch b {
                 case UInt8(ascii: "\""): raw("\\\"")
                 case UInt8(ascii: "\\"): raw("\\\\")
-                case 0..<0x20, 0x7f: controlEscape(byte)
-                default: bytes.append(byte)
+                case 0..<0x20, 0x7f: controlEscape(b)
+                default: byte(b)
                 }
             }
         }
-        bytes.append(UInt8(ascii: "\""))
+        byte(UInt8(ascii: "\""))
     }
 
     /// A quoted address, written byte by byte because two of them are in every row; the text is the
     /// same as `IPAddress.description` (RFC 5952 for IPv6).
     mutating func address(_ ip: IPAddress) {
-        let raw = ip.bytes
-        bytes.append(UInt8(ascii: "\""))
+        byte(UInt8(ascii: "\""))
         switch ip.family {
         case .v4:
             for i in 0..<4 {
-                if i > 0 { bytes.append(UInt8(ascii: ".")) }
-                uint(raw[i])
+                if i > 0 { byte(UInt8(ascii: ".")) }
+                uint(ip.octet(i))
             }
         case .v6:
-            ipv6(raw)
+            ipv6(ip)
         }
-        bytes.append(UInt8(ascii: "\""))
+        byte(UInt8(ascii: "\""))
     }
 
-    private mutating func ipv6(_ raw: [UInt8]) {
-        var groups: (UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16, UInt16) = (0, 0, 0, 0, 0, 0, 0, 0)
-        withUnsafeMutableBytes(of: &groups) { words in
-            for i in 0..<8 {
-                words.storeBytes(of: UInt16(raw[2 * i]) << 8 | UInt16(raw[2 * i + 1]), toByteOffset: 2 * i,
-                                 as: UInt16.self)
-            }
+    private mutating func ipv6(_ ip: IPAddress) {
+        let word = { (i: Int) in UInt16(ip.octet(2 * i)) << 8 | UInt16(ip.octet(2 * i + 1)) }
+        // The first longest run of two or more zero groups becomes "::".
+        var bestStart = -1, bestLength = 1, i = 0
+        while i < 8 {
+            guard word(i) == 0 else { i += 1; continue }
+            var j = i
+            while j < 8 && word(j) == 0 { j += 1 }
+            if j - i > bestLength { bestStart = i; bestLength = j - i }
+            i = j
         }
-        withUnsafeBytes(of: &groups) { words in
-            let word = { (i: Int) in words.load(fromByteOffset: 2 * i, as: UInt16.self) }
-            // The first longest run of two or more zero groups becomes "::".
-            var bestStart = -1, bestLength = 1, i = 0
-            while i < 8 {
-                guard word(i) == 0 else { i += 1; continue }
-                var j = i
-                while j < 8 && word(j) == 0 { j += 1 }
-                if j - i > bestLength { bestStart = i; bestLength = j - i }
-                i = j
+        i = 0
+        while i < 8 {
+            if i == bestStart {
+                raw("::")
+                i += bestLength
+                continue
             }
-            i = 0
-            while i < 8 {
-                if i == bestStart {
-                    bytes.append(contentsOf: [UInt8(ascii: ":"), UInt8(ascii: ":")])
-                    i += bestLength
-                    continue
-                }
-                if i > 0 && i != bestStart + bestLength { bytes.append(UInt8(ascii: ":")) }
-                hex(word(i))
-                i += 1
-            }
+            if i > 0 && i != bestStart + bestLength { byte(UInt8(ascii: ":")) }
+            hex(word(i))
+            i += 1
         }
     }
 
@@ -118,17 +132,46 @@ struct JSONOutputBuffer {
             let nibble = UInt8((value >> UInt16(shift)) & 0xf)
             if nibble == 0 && !started && shift > 0 { continue }
             started = true
-            bytes.append(Self.hexDigit(nibble))
+            byte(Self.hexDigit(nibble))
         }
+    }
+
+    private static func needsEscape(_ b: UInt8) -> Bool {
+        b < 0x20 || b == 0x7f || b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\")
     }
 
     private static func hexDigit(_ nibble: UInt8) -> UInt8 {
         nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
     }
 
-    private mutating func controlEscape(_ byte: UInt8) {
+    private mutating func controlEscape(_ b: UInt8) {
         raw("\\u00")
-        bytes.append(Self.hexDigit(byte >> 4))
-        bytes.append(Self.hexDigit(byte & 0xf))
+        byte(Self.hexDigit(b >> 4))
+        byte(Self.hexDigit(b & 0xf))
+    }
+
+    // MARK: - Storage
+
+    private mutating func byte(_ b: UInt8) {
+        reserve(1)
+        base[count] = b
+        count += 1
+    }
+
+    private mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let from = bytes.baseAddress, !bytes.isEmpty else { return }
+        reserve(bytes.count)
+        (base + count).initialize(from: from, count: bytes.count)
+        count += bytes.count
+    }
+
+    private mutating func reserve(_ more: Int) {
+        guard count + more > capacity else { return }
+        let grown = max(count + more, capacity * 2)
+        let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: grown)
+        bigger.initialize(from: base, count: count)
+        base.deallocate()
+        base = bigger
+        capacity = grown
     }
 }

@@ -8,7 +8,8 @@ enum JSONRenderer {
         String(decoding: renderBytes(snapshot), as: UTF8.self)
     }
 
-    static func renderBytes(_ snapshot: Snapshot) -> [UInt8] {
+    /// `extraCapacity`: room left after the line for what the caller adds (its newline) without a copy.
+    static func renderBytes(_ snapshot: Snapshot, extraCapacity: Int = 0) -> [UInt8] {
         // About 450 bytes a row; reserving once avoids repeated regrowth of a 40 MB buffer.
         var out = JSONOutputBuffer(capacity: 512 + snapshot.connections.count * 480)
         out.raw("{\"timestamp\":")
@@ -23,7 +24,7 @@ enum JSONRenderer {
         out.raw("],\"stats\":")
         stats(snapshot.stats, into: &out)
         out.raw("}")
-        return out.bytes
+        return out.bytes(extraCapacity: extraCapacity)
     }
 
     static func connection(_ row: ConnectionStats, into out: inout JSONOutputBuffer) {

@@ -25,9 +25,17 @@ struct ViewOptions: Sendable, Equatable {
     /// `--reverse` flips only the chosen key: rows the key cannot tell apart always follow the
     /// connection tuple's order, so equal rows keep their places from one tick to the next instead of
     /// shuffling.
+    ///
+    /// The rows' indices are filtered and sorted, not the rows (over 200 bytes each), which are then
+    /// copied once, into their places.
     func apply(to rows: [ConnectionStats]) -> [ConnectionStats] {
-        let kept = rows.filter(matches)
-        return kept.sorted(by: precedes)
+        rows.withUnsafeBufferPointer { rows in
+            var order: [Int32] = []
+            order.reserveCapacity(rows.count)
+            for i in rows.indices where matches(rows[i]) { order.append(Int32(truncatingIfNeeded: i)) }
+            order.sort { precedes(rows[Int($0)], rows[Int($1)]) }
+            return order.map { rows[Int($0)] }
+        }
     }
 
     /// The display order of two rows: the sort key (flipped by `reverse`), then `tieBreak`.

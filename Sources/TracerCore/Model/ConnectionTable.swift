@@ -15,6 +15,9 @@ public struct ConnectionTable: Sendable {
     private var closed: ClosedBuffer
     private var clients: [String: ClientState] = [:]
     private var totals = TableCounters()
+    /// The last poll's rows in output order, as indices into its input (live rows, then the extras):
+    /// a permutation of `0..<count`, used only as a hint for laying out the next poll before its sort.
+    private var lastOrder: [Int32] = []
 
     public init(config: TableConfig = TableConfig()) {
         self.config = config
@@ -115,28 +118,11 @@ public struct ConnectionTable: Sendable {
         let extra = seeded + closed.rows(from: client.nextClosedSeq)
         let firstClosed = live.count + seeded.count
 
-        // Sorted before the rows are made, so each row is built once, in place.
-        var order: [RowOrder] = []
-        order.reserveCapacity(live.count + extra.count)
-        for i in live.indices { order.append(RowOrder(live[i], closed: false, index: i)) }
-        for i in extra.indices {
-            order.append(RowOrder(extra[i], closed: live.count + i >= firstClosed, index: live.count + i))
-        }
-        order.sort()
-
-        client.beginPoll(now: now, rows: order.count)
-        var rows: [ConnectionStats] = []
-        rows.reserveCapacity(order.count)
-        for (n, entry) in order.enumerated() {
-            let i = entry.index
-            // Each sample is borrowed straight from its array: copying it out first (retaining what it
-            // holds) cost more than the rest of making the row.
-            if i < live.count {
-                rows.append(Self.stats(live[i], at: entry, output: n, closed: false, client: &client, ports: ports,
-                                       wallClockOffsetNs: wallClockOffsetNs))
-            } else {
-                rows.append(Self.stats(extra[i - live.count], at: entry, output: n, closed: i >= firstClosed,
-                                       client: &client, ports: ports, wallClockOffsetNs: wallClockOffsetNs))
+        client.beginPoll(now: now, rows: live.count + extra.count)
+        var rows = live.withUnsafeBufferPointer { live in
+            extra.withUnsafeBufferPointer { extra in
+                Self.rows(live: live, extra: extra, firstClosed: firstClosed, hint: &lastOrder, client: &client,
+                          ports: ports, wallClockOffsetNs: wallClockOffsetNs)
             }
         }
         for (n, delta) in client.endPoll() {
@@ -154,6 +140,46 @@ public struct ConnectionTable: Sendable {
     public mutating func removeClient(_ name: String) {
         clients.removeValue(forKey: name)
         releaseSeenClosedRows()
+    }
+
+    /// The rows of `live` and then `extra` in output order, each built once, in place. The samples are read
+    /// through buffer pointers, which lend them: an array's subscript copied each 176-byte sample out
+    /// (retaining its name) and that was a fifth of a tick.
+    ///
+    /// Sorted before the rows are made. Laid out first in the previous poll's output order (`hint`, which
+    /// this replaces): rows mostly keep their places both in the kernel's map (the input order) and in the
+    /// output, so the input is then nearly or wholly sorted, which the sort (a merge of the runs it finds)
+    /// checks in one pass instead of sorting 200k rows anew every tick.
+    private static func rows(live: UnsafeBufferPointer<ConnectionSample>, extra: UnsafeBufferPointer<ConnectionSample>,
+                             firstClosed: Int, hint: inout [Int32], client: inout ClientState, ports: PortMapping,
+                             wallClockOffsetNs: Int64) -> [ConnectionStats] {
+        let total = live.count + extra.count
+        var order: [RowOrder] = []
+        order.reserveCapacity(total)
+        func place(_ i: Int) {
+            order.append(i < live.count ? RowOrder(live[i], closed: false, index: i)
+                         : RowOrder(extra[i - live.count], closed: i >= firstClosed, index: i))
+        }
+        for i in hint where Int(i) < total { place(Int(i)) }
+        for i in min(hint.count, total)..<total { place(i) }
+        order.sort()
+        hint.removeAll(keepingCapacity: true)
+        hint.reserveCapacity(total)
+        for entry in order { hint.append(Int32(truncatingIfNeeded: entry.index)) }
+
+        var rows: [ConnectionStats] = []
+        rows.reserveCapacity(total)
+        for (n, entry) in order.enumerated() {
+            let i = entry.index
+            if i < live.count {
+                rows.append(stats(live[i], at: entry, output: n, closed: false, client: &client, ports: ports,
+                                  wallClockOffsetNs: wallClockOffsetNs))
+            } else {
+                rows.append(stats(extra[i - live.count], at: entry, output: n, closed: i >= firstClosed,
+                                  client: &client, ports: ports, wallClockOffsetNs: wallClockOffsetNs))
+            }
+        }
+        return rows
     }
 
     private static func stats(_ sample: borrowing ConnectionSample, at position: RowOrder, output: Int, closed: Bool,
