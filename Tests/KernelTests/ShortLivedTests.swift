@@ -33,12 +33,10 @@ final class ShortLivedTests: KernelTestCase {
         let server = try startPeer(["tcp-server", "--bind", "127.0.0.1", "--port", "0", "--count", "\(n)", "--send", "1000",
                                     "--timeout-ms", "60000"], in: ns)
         let port = try server.listeningPort()
-        let started = Date()
         let client = try startPeer(["tcp-client", "--connect", "127.0.0.1", "--port", "\(port)", "--count", "\(n)",
                                     "--send", "2000", "--recv-expect", "1000", "--timeout-ms", "60000"], in: ns)
         try client.finish(timeout: 65)
         try server.finish(timeout: 65)
-        let elapsed = Date().timeIntervalSince(started)
         let clientPorts = Set(client.events("tcp").map(\.lport))
         XCTAssertEqual(clientPorts.count, n)
         XCTAssertEqual(server.events("tcp").count, n)
@@ -69,6 +67,5 @@ final class ShortLivedTests: KernelTestCase {
         // Host-wide: another program opening thousands of connections at the same time can make this fail too,
         // which is still nettop losing closed connections (the contract says it never does).
         XCTAssertEqual(t.maxStats["closed_lost"] ?? 0, 0, "stats.closed_lost: closed connections nettop lost during the test")
-        XCTAssertLessThan(elapsed, workBound(30), "the 1,000 connections took \(elapsed) s")
     }
 }

@@ -18,6 +18,7 @@ struct StreamRunner {
     var iterations: Int?
     /// This front end's name for its per-client `last_*` deltas.
     var client = "main"
+    var jsonChunkBytes = 1 << 20
 
     /// Runs until `iterations` ticks, a stop signal or a closed stdout; all three are a clean exit (0).
     /// The caller owns `source` and closes it.
@@ -29,11 +30,11 @@ struct StreamRunner {
         while iterations.map({ ticks < $0 }) ?? true {
             if waiter.waitForStop(until: deadline) { return 0 }
             let tickStart = env.monotonicSeconds()
-            let snapshot = try source.tick(client: client)
+            // Handed on, not kept: the view filters and sorts the tick's rows in place.
+            let shown = view.apply(to: try source.tick(client: client))
             let elapsed = tickStart - previousTick
             previousTick = tickStart
-            let shown = view.apply(to: snapshot)
-            switch env.writeOutput(render(shown, elapsed: elapsed, tickIndex: ticks, environment: env)) {
+            switch write(shown, elapsed: elapsed, tickIndex: ticks, environment: env) {
             case .written: break
             case .closed: return 0
             case .failed(let reason):
@@ -47,17 +48,22 @@ struct StreamRunner {
         return 0
     }
 
-    func render(_ snapshot: Snapshot, elapsed: Double, tickIndex: Int, environment env: AppEnvironment) -> [UInt8] {
+    /// Writes one tick. A JSON line goes out in pieces of about `jsonChunkBytes`, so a tick of 200k rows
+    /// (90 MB of JSON) never has to be held whole; the line still ends only once all of it is written.
+    func write(_ snapshot: Snapshot, elapsed: Double, tickIndex: Int, environment env: AppEnvironment) -> WriteOutcome {
         switch format {
         case .json:
-            var line = JSONRenderer.renderBytes(snapshot, extraCapacity: 1)
-            line.append(UInt8(ascii: "\n"))
-            return line
+            var outcome = WriteOutcome.written
+            JSONRenderer.write(snapshot, chunkBytes: jsonChunkBytes) { piece in
+                outcome = env.writeOutput(piece)
+                return outcome == .written
+            }
+            return outcome
         case .batch:
             let renderer = BatchRenderer(utcOffsetSeconds: env.utcOffset(snapshot.timestamp))
             // A blank line between ticks, as `top -b` separates its screens.
             let text = (tickIndex > 0 ? "\n" : "") + renderer.render(snapshot, elapsed: elapsed)
-            return Array(text.utf8)
+            return env.writeOutput(Array(text.utf8))
         }
     }
 }

@@ -9,7 +9,6 @@ import TracerCore
 /// time was most of the time of rendering a tick.
 struct JSONOutputBuffer: ~Copyable {
     private var base: UnsafeMutablePointer<UInt8>
-    private var count = 0
     private var capacity: Int
 
     init(capacity: Int = 0) {
@@ -19,15 +18,17 @@ struct JSONOutputBuffer: ~Copyable {
 
     deinit { base.deallocate() }
 
-    /// What was written, with room for `extraCapacity` more bytes (the caller's newline) without a copy.
-    func bytes(extraCapacity: Int = 0) -> [UInt8] {
-        [UInt8](unsafeUninitializedCapacity: count + extraCapacity) { buffer, initialized in
-            buffer.baseAddress!.initialize(from: base, count: count)
-            initialized = count
-        }
-    }
+    /// The number of bytes written since the start or the last `take()`.
+    private(set) var count = 0
 
-    var bytes: [UInt8] { bytes() }
+    /// What was written.
+    var bytes: [UInt8] { [UInt8](UnsafeBufferPointer(start: base, count: count)) }
+
+    /// What was written, leaving the buffer empty (its memory kept for what comes next).
+    mutating func take() -> [UInt8] {
+        defer { count = 0 }
+        return bytes
+    }
 
     /// Appends literal JSON syntax (keys, punctuation) as is.
     mutating func raw(_ text: StaticString) {

@@ -8,10 +8,19 @@ enum JSONRenderer {
         String(decoding: renderBytes(snapshot), as: UTF8.self)
     }
 
-    /// `extraCapacity`: room left after the line for what the caller adds (its newline) without a copy.
-    static func renderBytes(_ snapshot: Snapshot, extraCapacity: Int = 0) -> [UInt8] {
-        // About 450 bytes a row; reserving once avoids repeated regrowth of a 40 MB buffer.
-        var out = JSONOutputBuffer(capacity: 512 + snapshot.connections.count * 480)
+    /// The whole line, without its newline.
+    static func renderBytes(_ snapshot: Snapshot) -> [UInt8] {
+        var line: [UInt8] = []
+        write(snapshot, chunkBytes: .max, newline: false) { line += $0; return true }
+        return line
+    }
+
+    /// The line and its newline, handed to `emit` in pieces of at least `chunkBytes` (the last one may be
+    /// shorter) as they fill; stops early when `emit` returns false (the reader went away).
+    static func write(_ snapshot: Snapshot, chunkBytes: Int, newline: Bool = true, emit: ([UInt8]) -> Bool) {
+        // About 450 bytes a row; a piece is reserved once, not regrown.
+        let rows = snapshot.connections.count
+        var out = JSONOutputBuffer(capacity: min(512 + rows * 480, chunkBytes < .max / 2 ? chunkBytes + 4096 : .max))
         out.raw("{\"timestamp\":")
         out.double(snapshot.timestamp)
         out.raw(",\"backend\":")
@@ -20,11 +29,13 @@ enum JSONRenderer {
         for (index, row) in snapshot.connections.enumerated() {
             if index > 0 { out.raw(",") }
             connection(row, into: &out)
+            if out.count >= chunkBytes, !emit(out.take()) { return }
         }
         out.raw("],\"stats\":")
         stats(snapshot.stats, into: &out)
         out.raw("}")
-        return out.bytes(extraCapacity: extraCapacity)
+        if newline { out.raw("\n") }
+        _ = emit(out.take())
     }
 
     static func connection(_ row: ConnectionStats, into out: inout JSONOutputBuffer) {

@@ -13,11 +13,9 @@ final class OffsetGuessKernelTests: XCTestCase {
     }
 
     func testGuessedOffsetsEqualBTF() throws {
-        let started = Date()
         let guessed = try OffsetGuesser.guess(hook: .tracepoint, debug: false)
-        let seconds = Date().timeIntervalSince(started)
-        XCTAssertEqual(guessed.entries.count, GuessField.allCases.count + 1, "every field and net.ns.inum: \(guessed.entries)")
-        XCTAssertLessThan(seconds, KernelTestCase.underEmulation ? 60 : 10, "guessing took \(seconds) s over \(guessed.connections) connections")
+        XCTAssertEqual(guessed.entries.count, GuessField.allCases.count + 1,
+                       "every field and net.ns.inum, over \(guessed.connections) connections: \(guessed.entries)")
         guard KernelFeatures.current.btf else { return }
         let btf = try btfOffsets()
         for field in GuessField.allCases {

@@ -107,13 +107,10 @@ final class ConntrackResolverKernelTests: KernelTestCase {
         let r = resolver(receiveBuffer: 4096)
         r.poll(now: monotonicNow())
 
-        let started = Date()
         let burst = try startPeer(["many", "--connect", NATTopology.vip4, "--port", "8443", "--connections", "\(n)",
                                    "--timeout-ms", "60000"], in: topo.client)
-        let lports = try XCTUnwrap(burst.waitFor("connected", timeout: 30)[0].arrays["lports"])
-        let burstSeconds = Date().timeIntervalSince(started)
+        let lports = try XCTUnwrap(burst.waitFor("connected", timeout: workBound(30))[0].arrays["lports"])
         XCTAssertEqual(lports.count, n)
-        XCTAssertLessThan(burstSeconds, 15, "the burst is bounded in time")
 
         let tuples = lports.map { tuple(.tcp, topo.client, topo.clientV4, $0, NATTopology.vip4, 8443) }
         func wrong() -> [Int] {
@@ -126,7 +123,7 @@ final class ConntrackResolverKernelTests: KernelTestCase {
         let missing = wrong()
         XCTAssertGreaterThan(r.counters.resyncs, 0, "a \(n)-connection burst into a \(4096)-byte buffer overflows it")
         XCTAssertTrue(ok && missing.isEmpty, "\(missing.count) of \(n) connections without the right translation, e.g. \(missing.prefix(5))")
-        print("burst: \(n) connections in \(String(format: "%.2f", burstSeconds)) s, resyncs \(r.counters.resyncs), events \(r.counters.events), flows \(r.counters.flows)")
+        print("burst: \(n) connections, resyncs \(r.counters.resyncs), events \(r.counters.events), flows \(r.counters.flows)")
         burst.closeStdin()
         try burst.finish(timeout: 30)
     }
