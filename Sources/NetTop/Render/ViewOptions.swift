@@ -32,8 +32,14 @@ struct ViewOptions: Sendable, Equatable {
     /// sort finds in one pass.
     func apply(to rows: consuming [ConnectionStats]) -> [ConnectionStats] {
         if netns != nil || pid != nil || proto != nil || port != nil { rows.removeAll { !matches($0) } }
-        rows.sort(by: precedes)
+        if !isSorted(rows) { rows.sort(by: precedes) }
         return rows
+    }
+
+    /// Whether `rows` are in display order already (an idle host's rows, tick after tick), checked without
+    /// copying any row out; sorting them anyway would allocate room for half of them.
+    private func isSorted(_ rows: [ConnectionStats]) -> Bool {
+        rows.withUnsafeBufferPointer { r in r.indices.dropFirst().allSatisfy { !precedes(r[$0], r[$0 - 1]) } }
     }
 
     /// The display order of two rows: the sort key (flipped by `reverse`), then `tieBreak`.

@@ -18,6 +18,8 @@ public struct ConnectionTable: Sendable {
     /// The last poll's rows in output order, as indices into its input (live rows, then the extras):
     /// a permutation of `0..<count`, used only as a hint for laying out the next poll before its sort.
     private var lastOrder: [Int32] = []
+    /// The sort keys of a poll, kept between polls only so that their memory is reused.
+    private var orderScratch: [RowOrder] = []
 
     public init(config: TableConfig = TableConfig()) {
         self.config = config
@@ -52,6 +54,15 @@ public struct ConnectionTable: Sendable {
         }
     }
 
+    /// Hands the last poll's live rows over, leaving none: the caller refills that array's memory with the
+    /// next poll and gives it back through `update`. Rows asked for in between (there should be no such
+    /// call) are only the seeds and closed rows.
+    public mutating func takeLiveRows() -> [ConnectionSample] {
+        var rows: [ConnectionSample] = []
+        swap(&rows, &live)
+        return rows
+    }
+
     /// Takes one poll of the kernel: `live` is the whole map now, `ended` the connections that closed since
     /// the last call (each exactly once). Returns the kernel keys of rows idle past their timeout, which the
     /// caller deletes from the kernel map.
@@ -71,17 +82,20 @@ public struct ConnectionTable: Sendable {
         // Usually nothing is dropped, and then the kernel's array is kept as it is, without a copy.
         var dropped: [Int] = []
         var expiredKeys: [KernelKey] = []
-        for i in samples.indices {
-            // The map may be read just before a close deletes the entry; the close is the final word.
-            if !endedKeys.isEmpty, let key = samples[i].kernelKey, endedKeys.contains(key) {
-                dropped.append(i)
-                continue
-            }
-            if !seeds.isEmpty { seeds.removeValue(forKey: samples[i].tuple) }
-            if expiry.isExpired(samples[i], now: now) {
-                countExpired(type: samples[i].tuple.type)
-                if let key = samples[i].kernelKey { expiredKeys.append(key) }
-                dropped.append(i)
+        // Read through a buffer pointer, which lends each sample instead of copying it out.
+        samples.withUnsafeBufferPointer { samples in
+            for i in samples.indices {
+                // The map may be read just before a close deletes the entry; the close is the final word.
+                if !endedKeys.isEmpty, let key = samples[i].kernelKey, endedKeys.contains(key) {
+                    dropped.append(i)
+                    continue
+                }
+                if !seeds.isEmpty { seeds.removeValue(forKey: samples[i].tuple) }
+                if expiry.isExpired(samples[i], now: now) {
+                    countExpired(type: samples[i].tuple.type)
+                    if let key = samples[i].kernelKey { expiredKeys.append(key) }
+                    dropped.append(i)
+                }
             }
         }
         if dropped.isEmpty {
@@ -121,8 +135,8 @@ public struct ConnectionTable: Sendable {
         client.beginPoll(now: now, rows: live.count + extra.count)
         var rows = live.withUnsafeBufferPointer { live in
             extra.withUnsafeBufferPointer { extra in
-                Self.rows(live: live, extra: extra, firstClosed: firstClosed, hint: &lastOrder, client: &client,
-                          ports: ports, wallClockOffsetNs: wallClockOffsetNs)
+                Self.rows(live: live, extra: extra, firstClosed: firstClosed, hint: &lastOrder, order: &orderScratch,
+                          client: &client, ports: ports, wallClockOffsetNs: wallClockOffsetNs)
             }
         }
         for (n, delta) in client.endPoll() {
@@ -151,10 +165,10 @@ public struct ConnectionTable: Sendable {
     /// output, so the input is then nearly or wholly sorted, which the sort (a merge of the runs it finds)
     /// checks in one pass instead of sorting 200k rows anew every tick.
     private static func rows(live: UnsafeBufferPointer<ConnectionSample>, extra: UnsafeBufferPointer<ConnectionSample>,
-                             firstClosed: Int, hint: inout [Int32], client: inout ClientState, ports: PortMapping,
-                             wallClockOffsetNs: Int64) -> [ConnectionStats] {
+                             firstClosed: Int, hint: inout [Int32], order: inout [RowOrder], client: inout ClientState,
+                             ports: PortMapping, wallClockOffsetNs: Int64) -> [ConnectionStats] {
         let total = live.count + extra.count
-        var order: [RowOrder] = []
+        order.removeAll(keepingCapacity: true)
         order.reserveCapacity(total)
         func place(_ i: Int) {
             order.append(i < live.count ? RowOrder(live[i], closed: false, index: i)
