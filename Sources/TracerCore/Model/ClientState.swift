@@ -3,8 +3,11 @@
 ///
 /// A poll's rows come sorted, and mostly the same rows as last time, so they are matched against the
 /// previous poll's by walking both in order, not by hashing each row: at 100k rows the hash lookups
-/// (a cache miss each) were a third of a poll. A row whose place in the order changed (it closed, or
-/// its tuple changed) is matched by its identity afterwards, among the few left unmatched.
+/// (a cache miss each) were a third of a poll. The walk compares identities only: a row expected next is
+/// matched in place, a row found a few places ahead means the ones between are gone, and anything else
+/// (a new row, or one whose tuple moved it) is matched by its identity afterwards, among the few left
+/// over. Where the walk goes wrong it only leaves more to that last step, so every row is still matched
+/// exactly. Keeping no sort keys makes a row shown 80 bytes per poll kept, not 152.
 struct ClientState: Sendable {
     typealias Delta = (sent: UInt64, recv: UInt64, retransmits: UInt32)
 
@@ -34,10 +37,13 @@ struct ClientState: Sendable {
     }
 
     private struct Shown: Sendable {
-        var position: RowOrder
         var id: RowID
         var seen: Seen
     }
+
+    /// How far ahead of the expected row the walk looks for the current one: past rows that closed or
+    /// expired since the previous poll, a few at a time.
+    private static let lookahead = 8
 
     var lastPoll: UInt64
     /// Closed rows numbered below this have been shown to this client (they are shown in order, all at once).
@@ -69,17 +75,19 @@ struct ClientState: Sendable {
     }
 
     /// The counts of row number `output` of this poll since the previous poll; rows must come in output
-    /// order. A row not found in place gets everything it counted here, which `endPoll` may correct.
-    mutating func delta(_ sample: borrowing ConnectionSample, at position: RowOrder, output: Int) -> Delta {
-        let shown = Shown(position: position, id: RowID(sample), seen: Seen(sample))
+    /// order. A row not found in the walk gets everything it counted here, which `endPoll` may correct.
+    mutating func delta(_ sample: borrowing ConnectionSample, output: Int) -> Delta {
+        let shown = Shown(id: RowID(sample), seen: Seen(sample))
         current.append(shown)
-        while cursor < previous.count && previous[cursor].position.precedes(position) {
-            passedOver.append(cursor)
-            cursor += 1
-        }
-        if cursor < previous.count && previous[cursor].id == shown.id && previous[cursor].position.isAt(position) {
-            cursor += 1
-            return shown.seen.since(previous[cursor - 1].seen)
+        let end = min(previous.count, cursor + 1 + Self.lookahead)
+        var ahead = cursor
+        while ahead < end {
+            if previous[ahead].id == shown.id {
+                passedOver.append(contentsOf: cursor..<ahead)
+                cursor = ahead + 1
+                return shown.seen.since(previous[ahead].seen)
+            }
+            ahead += 1
         }
         unmatched.append((output, shown.id, shown.seen))
         return shown.seen.since(nil)

@@ -186,20 +186,20 @@ public struct ConnectionTable: Sendable {
         for (n, entry) in order.enumerated() {
             let i = entry.index
             if i < live.count {
-                rows.append(stats(live[i], at: entry, output: n, closed: false, client: &client, ports: ports,
+                rows.append(stats(live[i], output: n, closed: false, client: &client, ports: ports,
                                   wallClockOffsetNs: wallClockOffsetNs))
             } else {
-                rows.append(stats(extra[i - live.count], at: entry, output: n, closed: i >= firstClosed,
+                rows.append(stats(extra[i - live.count], output: n, closed: i >= firstClosed,
                                   client: &client, ports: ports, wallClockOffsetNs: wallClockOffsetNs))
             }
         }
         return rows
     }
 
-    private static func stats(_ sample: borrowing ConnectionSample, at position: RowOrder, output: Int, closed: Bool,
+    private static func stats(_ sample: borrowing ConnectionSample, output: Int, closed: Bool,
                               client: inout ClientState, ports: PortMapping,
                               wallClockOffsetNs: Int64) -> ConnectionStats {
-        let delta = client.delta(sample, at: position, output: output)
+        let delta = client.delta(sample, output: output)
         return ConnectionStats(
             tuple: sample.tuple,
             direction: DirectionResolver.direction(for: sample, ports: ports),

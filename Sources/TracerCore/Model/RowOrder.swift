@@ -28,27 +28,16 @@ struct RowOrder: Comparable, Sendable {
         liveIndex = (closed ? 0 : 1) << 32 | UInt64(UInt32(index))
     }
 
+    /// Word by word; the last word orders closed before live, then by input order, so no two rows tie.
     static func < (x: RowOrder, y: RowOrder) -> Bool {
-        x.precedes(y) || (x.isAt(y) && x.index < y.index)
-    }
-
-    /// Before `other`, the input order aside.
-    func precedes(_ o: RowOrder) -> Bool {
-        if typeNetnsFamily != o.typeNetnsFamily { return typeNetnsFamily < o.typeNetnsFamily }
-        if sourceHigh != o.sourceHigh { return sourceHigh < o.sourceHigh }
-        if sourceLow != o.sourceLow { return sourceLow < o.sourceLow }
-        if sportFamily != o.sportFamily { return sportFamily < o.sportFamily }
-        if destHigh != o.destHigh { return destHigh < o.destHigh }
-        if destLow != o.destLow { return destLow < o.destLow }
-        if dport != o.dport { return dport < o.dport }
-        if firstSeen != o.firstSeen { return firstSeen < o.firstSeen }
-        return liveIndex >> 32 < o.liveIndex >> 32
-    }
-
-    /// The same place as `other`, the input order aside.
-    func isAt(_ o: RowOrder) -> Bool {
-        typeNetnsFamily == o.typeNetnsFamily && sourceHigh == o.sourceHigh && sourceLow == o.sourceLow
-            && sportFamily == o.sportFamily && destHigh == o.destHigh && destLow == o.destLow && dport == o.dport
-            && firstSeen == o.firstSeen && liveIndex >> 32 == o.liveIndex >> 32
+        if x.typeNetnsFamily != y.typeNetnsFamily { return x.typeNetnsFamily < y.typeNetnsFamily }
+        if x.sourceHigh != y.sourceHigh { return x.sourceHigh < y.sourceHigh }
+        if x.sourceLow != y.sourceLow { return x.sourceLow < y.sourceLow }
+        if x.sportFamily != y.sportFamily { return x.sportFamily < y.sportFamily }
+        if x.destHigh != y.destHigh { return x.destHigh < y.destHigh }
+        if x.destLow != y.destLow { return x.destLow < y.destLow }
+        if x.dport != y.dport { return x.dport < y.dport }
+        if x.firstSeen != y.firstSeen { return x.firstSeen < y.firstSeen }
+        return x.liveIndex < y.liveIndex
     }
 }
