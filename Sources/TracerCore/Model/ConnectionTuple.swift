@@ -1,20 +1,49 @@
 /// What identifies one socket end to a user: protocol, namespace and both endpoints.
 /// `source`/`sport` are the local end, `dest`/`dport` the remote one (the seed's naming).
+///
+/// The addresses are stored as their words and one byte of families, not as two `IPAddress` values:
+/// each of those pads its family out to 8 bytes, and a tuple is in every row of every tick (48 bytes
+/// instead of 72, at 200k rows twice over).
 public struct ConnectionTuple: Hashable, Sendable, Comparable {
     public var type: ConnectionType
-    public var netns: UInt32
-    public var source: IPAddress
+    /// Bit 0 set: the source is IPv6; bit 1: the dest is.
+    private var families: UInt8
     public var sport: UInt16
-    public var dest: IPAddress
     public var dport: UInt16
+    public var netns: UInt32
+    private var sourceHigh: UInt64
+    private var sourceLow: UInt64
+    private var destHigh: UInt64
+    private var destLow: UInt64
 
     public init(type: ConnectionType, netns: UInt32, source: IPAddress, sport: UInt16, dest: IPAddress, dport: UInt16) {
         self.type = type
         self.netns = netns
-        self.source = source
         self.sport = sport
-        self.dest = dest
         self.dport = dport
+        families = (source.family == .v6 ? 1 : 0) | (dest.family == .v6 ? 2 : 0)
+        sourceHigh = source.high
+        sourceLow = source.low
+        destHigh = dest.high
+        destLow = dest.low
+    }
+
+    public var source: IPAddress {
+        get { IPAddress(family: families & 1 == 0 ? .v4 : .v6, high: sourceHigh, low: sourceLow) }
+        set {
+            families = families & ~1 | (newValue.family == .v6 ? 1 : 0)
+            sourceHigh = newValue.high
+            sourceLow = newValue.low
+        }
+    }
+
+    public var dest: IPAddress {
+        get { IPAddress(family: families & 2 == 0 ? .v4 : .v6, high: destHigh, low: destLow) }
+        set {
+            families = families & ~2 | (newValue.family == .v6 ? 2 : 0)
+            destHigh = newValue.high
+            destLow = newValue.low
+        }
     }
 
     /// The family shown for the row: the local address's (IPv4-mapped addresses already read as IPv4).

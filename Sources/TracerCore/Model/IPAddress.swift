@@ -52,7 +52,8 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
         }
     }
 
-    private init(family: Family, high: UInt64, low: UInt64) {
+    /// The words as stored, not normalized (a tuple keeps its addresses as words).
+    init(family: Family, high: UInt64, low: UInt64) {
         self.family = family
         self.high = high
         self.low = low
