@@ -126,6 +126,32 @@ final class JSONRendererTests: XCTestCase {
         XCTAssertEqual(nat["repl_dport"] as? Int, 61000)
     }
 
+    /// Every number of up to six digits, and each power of ten and its neighbours up to 2^64 - 1, as Swift
+    /// prints them; and literal pieces of every length from 0 to 40 bytes copied whole (the writer copies
+    /// eight bytes at a time and the last eight overlapping).
+    func testEveryDigitCountAndPieceLengthIsWrittenExactly() {
+        var values = Array(UInt64(0)...999_999)
+        var power: UInt64 = 1
+        for _ in 0..<19 {
+            power *= 10
+            values += [power - 1, power, power + 1]
+        }
+        values.append(.max)
+        var out = JSONOutputBuffer()
+        for v in values {
+            out.uint(v)
+            out.raw(",")
+        }
+        XCTAssertEqual(String(decoding: out.bytes, as: UTF8.self), values.map { "\($0)," }.joined())
+
+        let text = String((0..<40).map { Character(UnicodeScalar(UInt8(65 + $0 % 26))) })
+        for n in 0...40 {
+            var piece = JSONOutputBuffer()
+            piece.string(String(text.prefix(n)))
+            XCTAssertEqual(String(decoding: piece.bytes, as: UTF8.self), "\"\(text.prefix(n))\"", "length \(n)")
+        }
+    }
+
     func testNumbersAtTheirLimits() {
         var out = JSONOutputBuffer()
         out.uint(UInt64.max)

@@ -136,12 +136,16 @@ final class KernelTracer: KernelTracing {
         var live = table.takeLiveRows()
         live.removeAll(keepingCapacity: true)
         // The map's own key of each live row, by index: needed only for the rare expired row, so no
-        // dictionary is built on every tick (it was a fifth of a 200k-row tick).
+        // dictionary is built on every tick (it was a fifth of a 200k-row tick). A local while the map is
+        // read: appending to the property itself checked exclusive access on every row.
+        var liveKeys: [nt_conn_key] = []
+        swap(&liveKeys, &self.liveKeys)
         liveKeys.removeAll(keepingCapacity: true)
+        defer { swap(&liveKeys, &self.liveKeys) }
         var reaped: [nt_conn_key] = []
         try map.forEach { key, info in
             guard let row = KernelRecord.sample(key: key, info: info), row.kernelKey != nil else { return }
-            if info.closed != 0 || releasedUDP.contains(key.cookie) {
+            if info.closed != 0 || (!releasedUDP.isEmpty && releasedUDP.contains(key.cookie)) {
                 // Closed while the ring buffer was full, or a UDP socket the application released.
                 closedRows.append(row)
                 reaped.append(copy key)

@@ -86,19 +86,19 @@ final class MapLimitTests: KernelTestCase {
         var servers: [PeerProcess] = [], clients: [PeerProcess] = []
         for _ in 0..<pairs {
             let server = try startPeer(["many-server", "--bind", "127.0.0.1", "--port", "0", "--connections", "\(perPair)",
-                                        "--timeout-ms", "180000"], in: ns)
+                                        "--timeout-ms", "\(Int(workBound(180) * 1000))"], in: ns)
             servers.append(server)
             clients.append(try startPeer(["many", "--connect", "127.0.0.1", "--port", "\(try server.listeningPort())",
-                                          "--connections", "\(perPair)", "--timeout-ms", "180000"], in: ns))
+                                          "--connections", "\(perPair)", "--timeout-ms", "\(Int(workBound(180) * 1000))"], in: ns))
         }
-        for client in clients { try client.waitFor("connected", timeout: 120) }
-        for server in servers { try server.waitFor("accepted", timeout: 120) }
+        for client in clients { try client.waitFor("connected", timeout: workBound(120)) }
+        for server in servers { try server.waitFor("accepted", timeout: workBound(120)) }
         for round in 1...2 {
             for client in clients { client.send("send 1") }
-            for client in clients { try client.waitFor("sent", count: round, timeout: 60) }
-            nettop.waitTicks(2, timeout: 30)
+            for client in clients { try client.waitFor("sent", count: round, timeout: workBound(60)) }
+            nettop.waitTicks(2, timeout: workBound(30))
         }
-        nettop.waitTicks(2, timeout: 30)
+        nettop.waitTicks(2, timeout: workBound(30))
         let stats = nettop.table.lastStats
         let added = (stats["map_full_drops"] ?? 0) - before
         print("map limit: \(ends) socket ends with --max-connections \(limit), each sending or receiving twice: "

@@ -101,14 +101,14 @@ final class ConntrackResolverKernelTests: KernelTestCase {
         let sandbox = makeSandbox()
         let topo = try NATTopology(sandbox: sandbox)
         let server = try startPeer(["many-server", "--bind", topo.serverV4, "--port", "0", "--connections", "\(n)",
-                                    "--timeout-ms", "60000"], in: topo.server)
+                                    "--timeout-ms", "\(Int(workBound(60) * 1000))"], in: topo.server)
         let port = try server.listeningPort()
         try topo.dnat(proto: "tcp", v6: false, vport: 8443, serverPort: port)
         let r = resolver(receiveBuffer: 4096)
         r.poll(now: monotonicNow())
 
         let burst = try startPeer(["many", "--connect", NATTopology.vip4, "--port", "8443", "--connections", "\(n)",
-                                   "--timeout-ms", "60000"], in: topo.client)
+                                   "--timeout-ms", "\(Int(workBound(60) * 1000))"], in: topo.client)
         let lports = try XCTUnwrap(burst.waitFor("connected", timeout: workBound(30))[0].arrays["lports"])
         XCTAssertEqual(lports.count, n)
 
@@ -119,14 +119,15 @@ final class ConntrackResolverKernelTests: KernelTestCase {
                                                        replDstIP: IPAddress(topo.clientV4)!, replDport: UInt16(lport))
             }.map(\.0)
         }
-        let ok = poll(r, timeout: 15) { r.counters.resyncs > 0 && wrong().isEmpty }
+        let ok = poll(r, timeout: workBound(15)) { r.counters.resyncs > 0 && wrong().isEmpty }
         let missing = wrong()
         XCTAssertGreaterThan(r.counters.resyncs, 0, "a \(n)-connection burst into a \(4096)-byte buffer overflows it")
         XCTAssertTrue(ok && missing.isEmpty, "\(missing.count) of \(n) connections without the right translation, e.g. \(missing.prefix(5))")
         print("burst: \(n) connections, resyncs \(r.counters.resyncs), events \(r.counters.events), flows \(r.counters.flows)")
         burst.closeStdin()
-        try burst.finish(timeout: 30)
+        try burst.finish(timeout: workBound(30))
     }
+
     func testNamespacesThatAppearLaterAreFollowedAndVanishedOnesClosed() throws {
         var options = ConntrackResolver.Options()
         options.rescanIntervalNs = 200_000_000

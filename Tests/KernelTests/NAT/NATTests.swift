@@ -105,7 +105,7 @@ final class NATTests: KernelTestCase {
         let sandbox = makeSandbox()
         let topo = try NATTopology(sandbox: sandbox)
         let server = try startPeer(["many-server", "--bind", topo.serverV4, "--port", "0", "--connections", "\(n)",
-                                    "--timeout-ms", "180000"], in: topo.server)
+                                    "--timeout-ms", "\(Int(workBound(180) * 1000))"], in: topo.server)
         let port = try server.listeningPort()
         try topo.dnat(proto: "tcp", v6: false, vport: 8443, serverPort: port)
         // Only the client ends (port 8443): 5,000 rows a tick, into a file (see NetTopFileRunner). Room in the
@@ -121,7 +121,7 @@ final class NATTests: KernelTestCase {
         try nettop.waitUntilReady()
 
         let burst = try startPeer(["many", "--connect", NATTopology.vip4, "--port", "8443", "--connections", "\(n)",
-                                   "--timeout-ms", "180000"], in: topo.client)
+                                   "--timeout-ms", "\(Int(workBound(180) * 1000))"], in: topo.client)
         let lports = try XCTUnwrap(burst.waitFor("connected", timeout: workBound(30))[0].arrays["lports"])
         XCTAssertEqual(lports.count, n)
 
@@ -141,7 +141,7 @@ final class NATTests: KernelTestCase {
         // Ticks are half a second apart and each is decoded whole: look once a second, for at most 60 s.
         var missing = lports
         var resyncs = 0
-        let end = Date().addingTimeInterval(60)
+        let end = Date().addingTimeInterval(workBound(60))
         while Date() < end {
             sleep(1)
             resyncs = (nettop.newestStats()["conntrack_resyncs"] as? NSNumber)?.intValue ?? 0
@@ -152,8 +152,8 @@ final class NATTests: KernelTestCase {
         XCTAssertTrue(missing.isEmpty, "\(missing.count) of \(n) open connections without the right translation in the newest tick, e.g. lports \(missing.prefix(5))")
         print("NAT burst: \(n) connections, conntrack_resyncs \(resyncs), ticks \(nettop.linesRead)")
         burst.closeStdin()
-        try burst.finish(timeout: 30)
-        try server.finish(timeout: 30)
+        try burst.finish(timeout: workBound(30))
+        try server.finish(timeout: workBound(30))
     }
 
     // MARK: - No NAT
