@@ -31,6 +31,7 @@ struct JSONOutputBuffer: ~Copyable {
     }
 
     /// Appends literal JSON syntax (keys, punctuation) as is.
+    @inline(__always)
     mutating func raw(_ text: StaticString) {
         // Keys and punctuation are a few to thirty bytes: copied a word at a time here, since a call to
         // memcpy for each was a third of rendering a row.
@@ -72,7 +73,7 @@ struct JSONOutputBuffer: ~Copyable {
         } else {
             end[-1] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: v)
         }
-        count += digits
+        count &+= digits
     }
 
     private static let digitPairs: StaticString = """
@@ -176,10 +177,11 @@ struct JSONOutputBuffer: ~Copyable {
 
     // MARK: - Storage
 
+    @inline(__always)
     private mutating func byte(_ b: UInt8) {
         reserve(1)
         base[count] = b
-        count += 1
+        count &+= 1
     }
 
     private mutating func append(_ bytes: UnsafeBufferPointer<UInt8>) {
@@ -189,6 +191,7 @@ struct JSONOutputBuffer: ~Copyable {
 
     /// `n` bytes from `source`: eight at a time, the last eight overlapping what came before, so that no
     /// byte past the source's end is read.
+    @inline(__always)
     private mutating func copy(_ source: UnsafeRawPointer, count n: Int) {
         reserve(n)
         let to = UnsafeMutableRawPointer(base + count)
@@ -205,11 +208,17 @@ struct JSONOutputBuffer: ~Copyable {
         } else {
             for i in 0..<n { to.storeBytes(of: source.load(fromByteOffset: i, as: UInt8.self), toByteOffset: i, as: UInt8.self) }
         }
-        count += n
+        count &+= n
     }
 
+    /// Room for `more` bytes. Every piece asks, so the usual case is one comparison, inlined.
+    @inline(__always)
     private mutating func reserve(_ more: Int) {
-        guard count + more > capacity else { return }
+        if count &+ more > capacity { grow(more) }
+    }
+
+    @inline(never)
+    private mutating func grow(_ more: Int) {
         let grown = max(count + more, capacity * 2)
         let bigger = UnsafeMutablePointer<UInt8>.allocate(capacity: grown)
         bigger.initialize(from: base, count: count)

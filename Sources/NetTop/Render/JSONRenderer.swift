@@ -26,11 +26,15 @@ enum JSONRenderer {
         out.raw(",\"backend\":")
         out.string(snapshot.backend)
         out.raw(",\"connections\":[")
-        for (index, row) in snapshot.connections.enumerated() {
-            if index > 0 { out.raw(",") }
-            connection(row, into: &out)
-            if out.count >= chunkBytes, !emit(out.take()) { return }
+        let stopped = snapshot.connections.withUnsafeBufferPointer { rows in
+            for index in rows.indices {
+                if index > 0 { out.raw(",") }
+                connection(rows.baseAddress! + index, into: &out)
+                if out.count >= chunkBytes, !emit(out.take()) { return true }
+            }
+            return false
         }
+        if stopped { return }
         out.raw("],\"stats\":")
         stats(snapshot.stats, into: &out)
         out.raw("}")
@@ -39,7 +43,13 @@ enum JSONRenderer {
     }
 
     static func connection(_ row: ConnectionStats, into out: inout JSONOutputBuffer) {
-        let tuple = row.tuple
+        withUnsafePointer(to: row) { connection($0, into: &out) }
+    }
+
+    /// The row read in place, field by field: copying each 200-byte row out of the tick's array (with a
+    /// retain of its name) was a tenth of rendering it.
+    static func connection(_ row: UnsafePointer<ConnectionStats>, into out: inout JSONOutputBuffer) {
+        let tuple = row.pointee.tuple
         out.raw("{\"type\":\"")
         out.raw(tuple.type == .tcp ? "tcp" : "udp")
         out.raw("\",\"family\":\"")
@@ -52,36 +62,36 @@ enum JSONRenderer {
         out.address(tuple.dest)
         out.raw(",\"dport\":")
         out.uint(tuple.dport)
-        switch row.direction {
+        switch row.pointee.direction {
         case .incoming: out.raw(",\"direction\":\"incoming\"")
         case .outgoing: out.raw(",\"direction\":\"outgoing\"")
         case .local: out.raw(",\"direction\":\"local\"")
         case .none: out.raw(",\"direction\":\"none\"")
         }
         out.raw(",\"pid\":")
-        out.uint(row.pid)
+        out.uint(row.pointee.pid)
         out.raw(",\"comm\":")
-        out.string(row.comm)
+        out.string(row.pointee.comm)
         out.raw(",\"net_ns\":")
         out.uint(tuple.netns)
         out.raw(",\"monotonic_sent_bytes\":")
-        out.uint(row.monotonicSentBytes)
+        out.uint(row.pointee.monotonicSentBytes)
         out.raw(",\"last_sent_bytes\":")
-        out.uint(row.lastSentBytes)
+        out.uint(row.pointee.lastSentBytes)
         out.raw(",\"monotonic_recv_bytes\":")
-        out.uint(row.monotonicRecvBytes)
+        out.uint(row.pointee.monotonicRecvBytes)
         out.raw(",\"last_recv_bytes\":")
-        out.uint(row.lastRecvBytes)
+        out.uint(row.pointee.lastRecvBytes)
         out.raw(",\"monotonic_retransmits\":")
-        out.uint(row.monotonicRetransmits)
+        out.uint(row.pointee.monotonicRetransmits)
         out.raw(",\"last_retransmits\":")
-        out.uint(row.lastRetransmits)
+        out.uint(row.pointee.lastRetransmits)
         out.raw(",\"last_update_epoch\":")
-        out.uint(row.lastUpdateEpoch)
+        out.uint(row.pointee.lastUpdateEpoch)
         out.raw(",\"closed\":")
-        out.bool(row.closed)
+        out.bool(row.pointee.closed)
         out.raw(",\"conntrack\":")
-        if let nat = row.conntrack {
+        if let nat = row.pointee.conntrack {
             out.raw("{\"repl_src_ip\":")
             out.address(nat.replSrcIP)
             out.raw(",\"repl_sport\":")

@@ -18,11 +18,11 @@ struct ClientState: Sendable {
         var recv: UInt64
         var retransmits: UInt32
 
-        init(_ sample: borrowing ConnectionSample) {
-            firstSeen = sample.firstSeen
-            sent = sample.sentBytes
-            recv = sample.recvBytes
-            retransmits = sample.retransmits
+        init(_ sample: UnsafePointer<ConnectionSample>) {
+            firstSeen = sample.pointee.firstSeen
+            sent = sample.pointee.sentBytes
+            recv = sample.pointee.recvBytes
+            retransmits = sample.pointee.retransmits
         }
 
         /// The counts of `self` since `previous`. A kernel entry that was deleted and made again starts its
@@ -76,8 +76,8 @@ struct ClientState: Sendable {
 
     /// The counts of row number `output` of this poll since the previous poll; rows must come in output
     /// order. A row not found in the walk gets everything it counted here, which `endPoll` may correct.
-    mutating func delta(_ sample: borrowing ConnectionSample, output: Int) -> Delta {
-        let shown = Shown(id: RowID(sample), seen: Seen(sample))
+    mutating func delta(_ sample: UnsafePointer<ConnectionSample>, output: Int) -> Delta {
+        let shown = Shown(id: RowID(key: sample.pointee.kernelKey, tuple: sample.pointee.tuple), seen: Seen(sample))
         current.append(shown)
         let end = min(previous.count, cursor + 1 + Self.lookahead)
         var ahead = cursor

@@ -171,8 +171,8 @@ public struct ConnectionTable: Sendable {
         order.removeAll(keepingCapacity: true)
         order.reserveCapacity(total)
         func place(_ i: Int) {
-            order.append(i < live.count ? RowOrder(live[i], closed: false, index: i)
-                         : RowOrder(extra[i - live.count], closed: i >= firstClosed, index: i))
+            order.append(i < live.count ? RowOrder(live.baseAddress! + i, closed: false, index: i)
+                         : RowOrder(extra.baseAddress! + (i - live.count), closed: i >= firstClosed, index: i))
         }
         for i in hint where Int(i) < total { place(Int(i)) }
         for i in min(hint.count, total)..<total { place(i) }
@@ -186,30 +186,33 @@ public struct ConnectionTable: Sendable {
         for (n, entry) in order.enumerated() {
             let i = entry.index
             if i < live.count {
-                rows.append(stats(live[i], output: n, closed: false, client: &client, ports: ports,
+                rows.append(stats(live.baseAddress! + i, output: n, closed: false, client: &client, ports: ports,
                                   wallClockOffsetNs: wallClockOffsetNs))
             } else {
-                rows.append(stats(extra[i - live.count], output: n, closed: i >= firstClosed,
+                rows.append(stats(extra.baseAddress! + (i - live.count), output: n, closed: i >= firstClosed,
                                   client: &client, ports: ports, wallClockOffsetNs: wallClockOffsetNs))
             }
         }
         return rows
     }
 
-    private static func stats(_ sample: borrowing ConnectionSample, output: Int, closed: Bool,
+    /// A row from the sample in place: its fields are read one by one, not the whole sample copied out.
+    private static func stats(_ sample: UnsafePointer<ConnectionSample>, output: Int, closed: Bool,
                               client: inout ClientState, ports: PortMapping,
                               wallClockOffsetNs: Int64) -> ConnectionStats {
         let delta = client.delta(sample, output: output)
+        let s = sample
+        let tuple = s.pointee.tuple
         return ConnectionStats(
-            tuple: sample.tuple,
-            direction: DirectionResolver.direction(for: sample, ports: ports),
-            pid: sample.pid, comm: sample.comm,
-            monotonicSentBytes: sample.sentBytes, lastSentBytes: delta.sent,
-            monotonicRecvBytes: sample.recvBytes, lastRecvBytes: delta.recv,
-            monotonicRetransmits: sample.retransmits, lastRetransmits: delta.retransmits,
-            lastUpdateEpoch: Self.unixSeconds(sample.lastActivity, offset: wallClockOffsetNs),
-            firstSeen: sample.firstSeen, lastActivity: sample.lastActivity,
-            closed: closed, tcpState: sample.tcpState)
+            tuple: tuple,
+            direction: DirectionResolver.direction(tuple: tuple, origin: s.pointee.origin, ports: ports),
+            pid: s.pointee.pid, comm: s.pointee.comm,
+            monotonicSentBytes: s.pointee.sentBytes, lastSentBytes: delta.sent,
+            monotonicRecvBytes: s.pointee.recvBytes, lastRecvBytes: delta.recv,
+            monotonicRetransmits: s.pointee.retransmits, lastRetransmits: delta.retransmits,
+            lastUpdateEpoch: Self.unixSeconds(s.pointee.lastActivity, offset: wallClockOffsetNs),
+            firstSeen: s.pointee.firstSeen, lastActivity: s.pointee.lastActivity,
+            closed: closed, tcpState: s.pointee.tcpState)
     }
 
     // MARK: - Bookkeeping

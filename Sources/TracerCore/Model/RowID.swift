@@ -15,7 +15,11 @@ struct RowID: Hashable, Sendable {
     private var e: UInt64
 
     init(_ sample: borrowing ConnectionSample) {
-        if let key = sample.kernelKey {
+        self.init(key: sample.kernelKey, tuple: sample.tuple)
+    }
+
+    init(key kernelKey: KernelKey?, tuple: ConnectionTuple) {
+        if let key = kernelKey {
             kind = key.peer == nil ? 0 : (key.peer?.family == .v4 ? 1 : 2)
             a = key.cookie
             b = key.peer?.high ?? 0
@@ -24,13 +28,13 @@ struct RowID: Hashable, Sendable {
             e = 0
         } else {
             // Always has the low two bits set, so never equal to a kernel row's.
-            kind = 3 | (sample.tuple.type == .tcp ? 0 : 4) | (sample.tuple.source.family == .v4 ? 0 : 8)
-                | (sample.tuple.dest.family == .v4 ? 0 : 16)
-            a = UInt64(sample.tuple.netns) << 32 | UInt64(sample.tuple.sport) << 16 | UInt64(sample.tuple.dport)
-            b = sample.tuple.source.high
-            c = sample.tuple.source.low
-            d = sample.tuple.dest.high
-            e = sample.tuple.dest.low
+            kind = 3 | (tuple.type == .tcp ? 0 : 4) | (tuple.source.family == .v4 ? 0 : 8)
+                | (tuple.dest.family == .v4 ? 0 : 16)
+            a = UInt64(tuple.netns) << 32 | UInt64(tuple.sport) << 16 | UInt64(tuple.dport)
+            b = tuple.source.high
+            c = tuple.source.low
+            d = tuple.dest.high
+            e = tuple.dest.low
         }
     }
 }

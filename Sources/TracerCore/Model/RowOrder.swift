@@ -14,17 +14,19 @@ struct RowOrder: Comparable, Sendable {
     private var liveIndex: UInt64         // live after closed, then the input order
     var index: Int { Int(truncatingIfNeeded: liveIndex & 0xffff_ffff) }
 
-    init(_ row: borrowing ConnectionSample, closed: Bool, index: Int) {
+    /// From the row in place: only its tuple and start are read, not the whole row copied out.
+    init(_ row: UnsafePointer<ConnectionSample>, closed: Bool, index: Int) {
+        let tuple = row.pointee.tuple
+        let source = tuple.source, dest = tuple.dest
         // Types in the order of their raw values, as `ConnectionTuple.<` orders them.
-        typeNetnsFamily = (row.tuple.type == .tcp ? 0 : 1) << 33 | UInt64(row.tuple.netns) << 1
-            | (row.tuple.source.family == .v4 ? 0 : 1)
-        sourceHigh = row.tuple.source.high
-        sourceLow = row.tuple.source.low
-        sportFamily = UInt64(row.tuple.sport) << 1 | (row.tuple.dest.family == .v4 ? 0 : 1)
-        destHigh = row.tuple.dest.high
-        destLow = row.tuple.dest.low
-        dport = UInt64(row.tuple.dport)
-        firstSeen = row.firstSeen
+        typeNetnsFamily = (tuple.type == .tcp ? 0 : 1) << 33 | UInt64(tuple.netns) << 1 | (source.family == .v4 ? 0 : 1)
+        sourceHigh = source.high
+        sourceLow = source.low
+        sportFamily = UInt64(tuple.sport) << 1 | (dest.family == .v4 ? 0 : 1)
+        destHigh = dest.high
+        destLow = dest.low
+        dport = UInt64(tuple.dport)
+        firstSeen = row.pointee.firstSeen
         liveIndex = (closed ? 0 : 1) << 32 | UInt64(UInt32(index))
     }
 
