@@ -29,21 +29,24 @@ public struct ConnectionTuple: Hashable, Sendable, Comparable {
     }
 
     public var source: IPAddress {
-        get { IPAddress(family: families & 1 == 0 ? .v4 : .v6, high: sourceHigh, low: sourceLow) }
-        set {
-            families = families & ~1 | (newValue.family == .v6 ? 1 : 0)
-            sourceHigh = newValue.high
-            sourceLow = newValue.low
-        }
+        get { Self.address(families, bit: 1, sourceHigh, sourceLow) }
+        set { Self.store(newValue, bit: 1, in: &families, &sourceHigh, &sourceLow) }
     }
 
     public var dest: IPAddress {
-        get { IPAddress(family: families & 2 == 0 ? .v4 : .v6, high: destHigh, low: destLow) }
-        set {
-            families = families & ~2 | (newValue.family == .v6 ? 2 : 0)
-            destHigh = newValue.high
-            destLow = newValue.low
-        }
+        get { Self.address(families, bit: 2, destHigh, destLow) }
+        set { Self.store(newValue, bit: 2, in: &families, &destHigh, &destLow) }
+    }
+
+    private static func address(_ families: UInt8, bit: UInt8, _ high: UInt64, _ low: UInt64) -> IPAddress {
+        IPAddress(family: families & bit == 0 ? .v4 : .v6, high: high, low: low)
+    }
+
+    private static func store(_ address: IPAddress, bit: UInt8, in families: inout UInt8, _ high: inout UInt64,
+                              _ low: inout UInt64) {
+        families = families & ~bit | (address.family == .v6 ? bit : 0)
+        high = address.high
+        low = address.low
     }
 
     /// The family shown for the row: the local address's (IPv4-mapped addresses already read as IPv4).
