@@ -18,7 +18,8 @@ struct StreamRunner {
     var iterations: Int?
     /// This front end's name for its per-client `last_*` deltas.
     var client = "main"
-    var jsonChunkBytes = 1 << 20
+    /// The size of the pieces a JSON line is written in.
+    static let jsonChunkBytes = 1 << 20
 
     /// Runs until `iterations` ticks, a stop signal or a closed stdout; all three are a clean exit (0).
     /// The caller owns `source` and closes it.
@@ -54,7 +55,7 @@ struct StreamRunner {
         switch format {
         case .json:
             var outcome = WriteOutcome.written
-            JSONRenderer.write(snapshot, chunkBytes: jsonChunkBytes) { piece in
+            JSONRenderer.write(snapshot, chunkBytes: Self.jsonChunkBytes) { piece in
                 outcome = env.writeOutput(piece)
                 return outcome == .written
             }

@@ -82,20 +82,17 @@ public struct ConnectionTable: Sendable {
         // Usually nothing is dropped, and then the kernel's array is kept as it is, without a copy.
         var dropped: [Int] = []
         var expiredKeys: [KernelKey] = []
-        // Read through a buffer pointer, which lends each sample instead of copying it out.
-        samples.withUnsafeBufferPointer { samples in
-            for i in samples.indices {
-                // The map may be read just before a close deletes the entry; the close is the final word.
-                if !endedKeys.isEmpty, let key = samples[i].kernelKey, endedKeys.contains(key) {
-                    dropped.append(i)
-                    continue
-                }
-                if !seeds.isEmpty { seeds.removeValue(forKey: samples[i].tuple) }
-                if expiry.isExpired(samples[i], now: now) {
-                    countExpired(type: samples[i].tuple.type)
-                    if let key = samples[i].kernelKey { expiredKeys.append(key) }
-                    dropped.append(i)
-                }
+        for i in samples.indices {
+            // The map may be read just before a close deletes the entry; the close is the final word.
+            if !endedKeys.isEmpty, let key = samples[i].kernelKey, endedKeys.contains(key) {
+                dropped.append(i)
+                continue
+            }
+            if !seeds.isEmpty { seeds.removeValue(forKey: samples[i].tuple) }
+            if expiry.isExpired(samples[i], now: now) {
+                countExpired(type: samples[i].tuple.type)
+                if let key = samples[i].kernelKey { expiredKeys.append(key) }
+                dropped.append(i)
             }
         }
         if dropped.isEmpty {
@@ -157,8 +154,8 @@ public struct ConnectionTable: Sendable {
     }
 
     /// The rows of `live` and then `extra` in output order, each built once, in place. The samples are read
-    /// through buffer pointers, which lend them: an array's subscript copied each 176-byte sample out
-    /// (retaining its name) and that was a fifth of a tick.
+    /// field by field through pointers: an array's subscript copied each whole sample out (retaining its
+    /// name), and that was a fifth of a tick.
     ///
     /// Sorted before the rows are made. Laid out first in the previous poll's output order (`hint`, which
     /// this replaces): rows mostly keep their places both in the kernel's map (the input order) and in the
@@ -170,9 +167,13 @@ public struct ConnectionTable: Sendable {
         let total = live.count + extra.count
         order.removeAll(keepingCapacity: true)
         order.reserveCapacity(total)
+        // Input number `i`: a live row, or one of the extras after them (seeds, then closed rows).
+        func sample(_ i: Int) -> (UnsafePointer<ConnectionSample>, closed: Bool) {
+            i < live.count ? (live.baseAddress! + i, false) : (extra.baseAddress! + (i - live.count), i >= firstClosed)
+        }
         func place(_ i: Int) {
-            order.append(i < live.count ? RowOrder(live.baseAddress! + i, closed: false, index: i)
-                         : RowOrder(extra.baseAddress! + (i - live.count), closed: i >= firstClosed, index: i))
+            let (p, closed) = sample(i)
+            order.append(RowOrder(p, closed: closed, index: i))
         }
         for i in hint where Int(i) < total { place(Int(i)) }
         for i in min(hint.count, total)..<total { place(i) }
@@ -184,14 +185,8 @@ public struct ConnectionTable: Sendable {
         var rows: [ConnectionStats] = []
         rows.reserveCapacity(total)
         for (n, entry) in order.enumerated() {
-            let i = entry.index
-            if i < live.count {
-                rows.append(stats(live.baseAddress! + i, output: n, closed: false, client: &client, ports: ports,
-                                  wallClockOffsetNs: wallClockOffsetNs))
-            } else {
-                rows.append(stats(extra.baseAddress! + (i - live.count), output: n, closed: i >= firstClosed,
-                                  client: &client, ports: ports, wallClockOffsetNs: wallClockOffsetNs))
-            }
+            let (p, closed) = sample(entry.index)
+            rows.append(stats(p, output: n, closed: closed, client: &client, ports: ports, wallClockOffsetNs: wallClockOffsetNs))
         }
         return rows
     }
@@ -201,18 +196,17 @@ public struct ConnectionTable: Sendable {
                               client: inout ClientState, ports: PortMapping,
                               wallClockOffsetNs: Int64) -> ConnectionStats {
         let delta = client.delta(sample, output: output)
-        let s = sample
-        let tuple = s.pointee.tuple
+        let tuple = sample.pointee.tuple
         return ConnectionStats(
             tuple: tuple,
-            direction: DirectionResolver.direction(tuple: tuple, origin: s.pointee.origin, ports: ports),
-            pid: s.pointee.pid, comm: s.pointee.comm,
-            monotonicSentBytes: s.pointee.sentBytes, lastSentBytes: delta.sent,
-            monotonicRecvBytes: s.pointee.recvBytes, lastRecvBytes: delta.recv,
-            monotonicRetransmits: s.pointee.retransmits, lastRetransmits: delta.retransmits,
-            lastUpdateEpoch: Self.unixSeconds(s.pointee.lastActivity, offset: wallClockOffsetNs),
-            firstSeen: s.pointee.firstSeen, lastActivity: s.pointee.lastActivity,
-            closed: closed, tcpState: s.pointee.tcpState)
+            direction: DirectionResolver.direction(tuple: tuple, origin: sample.pointee.origin, ports: ports),
+            pid: sample.pointee.pid, comm: sample.pointee.comm,
+            monotonicSentBytes: sample.pointee.sentBytes, lastSentBytes: delta.sent,
+            monotonicRecvBytes: sample.pointee.recvBytes, lastRecvBytes: delta.recv,
+            monotonicRetransmits: sample.pointee.retransmits, lastRetransmits: delta.retransmits,
+            lastUpdateEpoch: Self.unixSeconds(sample.pointee.lastActivity, offset: wallClockOffsetNs),
+            firstSeen: sample.pointee.firstSeen, lastActivity: sample.pointee.lastActivity,
+            closed: closed, tcpState: sample.pointee.tcpState)
     }
 
     // MARK: - Bookkeeping

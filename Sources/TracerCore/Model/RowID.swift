@@ -14,10 +14,6 @@ struct RowID: Hashable, Sendable {
     private var d: UInt64
     private var e: UInt64
 
-    init(_ sample: borrowing ConnectionSample) {
-        self.init(key: sample.kernelKey, tuple: sample.tuple)
-    }
-
     init(key kernelKey: KernelKey?, tuple: ConnectionTuple) {
         if let key = kernelKey {
             kind = key.peer == nil ? 0 : (key.peer?.family == .v4 ? 1 : 2)

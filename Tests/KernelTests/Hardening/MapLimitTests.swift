@@ -86,10 +86,10 @@ final class MapLimitTests: KernelTestCase {
         var servers: [PeerProcess] = [], clients: [PeerProcess] = []
         for _ in 0..<pairs {
             let server = try startPeer(["many-server", "--bind", "127.0.0.1", "--port", "0", "--connections", "\(perPair)",
-                                        "--timeout-ms", "\(Int(workBound(180) * 1000))"], in: ns)
+                                        "--timeout-ms", workBoundMs(180)], in: ns)
             servers.append(server)
             clients.append(try startPeer(["many", "--connect", "127.0.0.1", "--port", "\(try server.listeningPort())",
-                                          "--connections", "\(perPair)", "--timeout-ms", "\(Int(workBound(180) * 1000))"], in: ns))
+                                          "--connections", "\(perPair)", "--timeout-ms", workBoundMs(180)], in: ns))
         }
         for client in clients { try client.waitFor("connected", timeout: workBound(120)) }
         for server in servers { try server.waitFor("accepted", timeout: workBound(120)) }

@@ -101,14 +101,14 @@ final class ConntrackResolverKernelTests: KernelTestCase {
         let sandbox = makeSandbox()
         let topo = try NATTopology(sandbox: sandbox)
         let server = try startPeer(["many-server", "--bind", topo.serverV4, "--port", "0", "--connections", "\(n)",
-                                    "--timeout-ms", "\(Int(workBound(60) * 1000))"], in: topo.server)
+                                    "--timeout-ms", workBoundMs(60)], in: topo.server)
         let port = try server.listeningPort()
         try topo.dnat(proto: "tcp", v6: false, vport: 8443, serverPort: port)
         let r = resolver(receiveBuffer: 4096)
         r.poll(now: monotonicNow())
 
         let burst = try startPeer(["many", "--connect", NATTopology.vip4, "--port", "8443", "--connections", "\(n)",
-                                   "--timeout-ms", "\(Int(workBound(60) * 1000))"], in: topo.client)
+                                   "--timeout-ms", workBoundMs(60)], in: topo.client)
         let lports = try XCTUnwrap(burst.waitFor("connected", timeout: workBound(30))[0].arrays["lports"])
         XCTAssertEqual(lports.count, n)
 

@@ -105,7 +105,7 @@ final class NATTests: KernelTestCase {
         let sandbox = makeSandbox()
         let topo = try NATTopology(sandbox: sandbox)
         let server = try startPeer(["many-server", "--bind", topo.serverV4, "--port", "0", "--connections", "\(n)",
-                                    "--timeout-ms", "\(Int(workBound(180) * 1000))"], in: topo.server)
+                                    "--timeout-ms", workBoundMs(180)], in: topo.server)
         let port = try server.listeningPort()
         try topo.dnat(proto: "tcp", v6: false, vport: 8443, serverPort: port)
         // Only the client ends (port 8443): 5,000 rows a tick, into a file (see NetTopFileRunner). Room in the
@@ -121,7 +121,7 @@ final class NATTests: KernelTestCase {
         try nettop.waitUntilReady()
 
         let burst = try startPeer(["many", "--connect", NATTopology.vip4, "--port", "8443", "--connections", "\(n)",
-                                   "--timeout-ms", "\(Int(workBound(180) * 1000))"], in: topo.client)
+                                   "--timeout-ms", workBoundMs(180)], in: topo.client)
         let lports = try XCTUnwrap(burst.waitFor("connected", timeout: workBound(30))[0].arrays["lports"])
         XCTAssertEqual(lports.count, n)
 

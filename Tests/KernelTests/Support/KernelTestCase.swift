@@ -16,6 +16,9 @@ class KernelTestCase: XCTestCase {
     /// that under emulation.
     func workBound(_ seconds: TimeInterval) -> TimeInterval { Self.underEmulation ? seconds * 6 : seconds }
 
+    /// `workBound(seconds)` in milliseconds, as the peers' `--timeout-ms` takes it.
+    func workBoundMs(_ seconds: TimeInterval) -> String { "\(Int(workBound(seconds) * 1000))" }
+
     override class func setUp() {
         super.setUp()
         // Writing to the stdin of a peer that already exited must be an error, not the end of the test run.
