@@ -7,7 +7,7 @@
 /// matched in place, a row found a few places ahead means the ones between are gone, and anything else
 /// (a new row, or one whose tuple moved it) is matched by its identity afterwards, among the few left
 /// over. Where the walk goes wrong it only leaves more to that last step, so every row is still matched
-/// exactly. Keeping no sort keys makes a row shown 80 bytes per poll kept, not 152.
+/// exactly. Keeping no sort keys makes a row shown 40 bytes per poll kept (its RowID a fingerprint), not 152.
 struct ClientState: Sendable {
     typealias Delta = (sent: UInt64, recv: UInt64, retransmits: UInt32)
 

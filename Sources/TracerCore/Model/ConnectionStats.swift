@@ -1,25 +1,28 @@
 /// One row as a client sees it: the seed's ConnectionStats, with per-client `last*` deltas.
+/// The fields are ordered for size, not by meaning (the initializer takes them by name): the one-byte ones
+/// last, after the translation, whose padding they fill. 200,000 rows are made every tick at 100k
+/// connections, and in the order of meaning each was 16 bytes larger.
 public struct ConnectionStats: Sendable, Hashable {
     public var tuple: ConnectionTuple
-    public var direction: Direction
     public var pid: UInt32
+    public var monotonicRetransmits: UInt32
+    public var lastRetransmits: UInt32
     public var comm: String
     public var monotonicSentBytes: UInt64
     public var lastSentBytes: UInt64
     public var monotonicRecvBytes: UInt64
     public var lastRecvBytes: UInt64
-    public var monotonicRetransmits: UInt32
-    public var lastRetransmits: UInt32
     /// Unix seconds of the last activity (wall clock, converted by the caller's clock offset).
     public var lastUpdateEpoch: UInt64
     /// Monotonic nanoseconds of the first and last activity, for ages and rates.
     public var firstSeen: UInt64
     public var lastActivity: UInt64
+    /// The NAT translation, when conntrack knows one.
+    public var conntrack: IPTranslation?
+    public var direction: Direction
     /// True for a connection that closed since this client's previous poll.
     public var closed: Bool
     public var tcpState: UInt8
-    /// The NAT translation, when conntrack knows one.
-    public var conntrack: IPTranslation?
 
     public init(tuple: ConnectionTuple, direction: Direction, pid: UInt32, comm: String,
                 monotonicSentBytes: UInt64, lastSentBytes: UInt64,

@@ -11,7 +11,7 @@ public struct ConnectionTable: Sendable {
     /// The last `update`'s kernel rows, minus the expired ones.
     private var live: [ConnectionSample] = []
     /// Connections that existed at start and that the kernel has not reported yet.
-    private var seeds: [ConnectionTuple: ConnectionSample] = [:]
+    private var seeds = SeedRows()
     private var closed: ClosedBuffer
     private var clients: [String: ClientState] = [:]
     private var totals = TableCounters()
@@ -39,7 +39,8 @@ public struct ConnectionTable: Sendable {
     /// and take room under `maxConnections`; those that do not fit are counted in `mapFullDrops`.
     public mutating func seed(_ samples: [ConnectionSample], now: UInt64) {
         let kernelTuples = Set(live.map(\.tuple))
-        for var row in samples where seeds[row.tuple] == nil && !kernelTuples.contains(row.tuple) {
+        seeds.reserveCapacity(min(seeds.count + samples.count, config.maxConnections))
+        for var row in samples where !seeds.contains(row.tuple) && !kernelTuples.contains(row.tuple) {
             guard live.count + seeds.count < config.maxConnections else {
                 totals.mapFullDrops += 1
                 continue
@@ -50,7 +51,7 @@ public struct ConnectionTable: Sendable {
             row.retransmits = 0
             row.firstSeen = now
             row.lastActivity = now
-            seeds[row.tuple] = row
+            seeds.insert(row)
         }
     }
 
@@ -75,7 +76,7 @@ public struct ConnectionTable: Sendable {
         for row in ended {
             if let key = row.kernelKey { endedKeys.insert(key) }
             // A seeded connection the kernel never counted still reports its close.
-            seeds.removeValue(forKey: row.tuple)
+            seeds.remove(row.tuple)
             totals.closedBufferDrops += UInt64(closed.append(row))
         }
 
@@ -88,7 +89,7 @@ public struct ConnectionTable: Sendable {
                 dropped.append(i)
                 continue
             }
-            if !seeds.isEmpty { seeds.removeValue(forKey: samples[i].tuple) }
+            if !seeds.isEmpty { seeds.remove(samples[i].tuple) }
             if expiry.isExpired(samples[i], now: now) {
                 countExpired(type: samples[i].tuple.type)
                 if let key = samples[i].kernelKey { expiredKeys.append(key) }
@@ -124,16 +125,14 @@ public struct ConnectionTable: Sendable {
         // Taken out of `clients` while in use, so that what it holds is not copied on write.
         var client = clients.removeValue(forKey: name) ?? ClientState(lastPoll: now, nextClosedSeq: closed.oldestSeq)
         let live = self.live, ports = self.ports
-        // Seeds and unseen closed rows are few next to the live rows, and copied into one array.
-        let seeded = Array(seeds.values)
-        let extra = seeded + closed.rows(from: client.nextClosedSeq)
-        let firstClosed = live.count + seeded.count
-
-        client.beginPoll(now: now, rows: live.count + extra.count)
+        let closedRows = closed.rows(from: client.nextClosedSeq)
+        client.beginPoll(now: now, rows: live.count + seeds.count + closedRows.count)
         var rows = live.withUnsafeBufferPointer { live in
-            extra.withUnsafeBufferPointer { extra in
-                Self.rows(live: live, extra: extra, firstClosed: firstClosed, hint: &lastOrder, order: &orderScratch,
-                          client: &client, ports: ports, wallClockOffsetNs: wallClockOffsetNs)
+            seeds.rows.withUnsafeBufferPointer { seeded in
+                closedRows.withUnsafeBufferPointer { closed in
+                    Self.rows(InputRows(live: live, seeded: seeded, closed: closed), hint: &lastOrder,
+                              order: &orderScratch, client: &client, ports: ports, wallClockOffsetNs: wallClockOffsetNs)
+                }
             }
         }
         for (n, delta) in client.endPoll() {
@@ -153,24 +152,37 @@ public struct ConnectionTable: Sendable {
         releaseSeenClosedRows()
     }
 
-    /// The rows of `live` and then `extra` in output order, each built once, in place. The samples are read
-    /// field by field through pointers: an array's subscript copied each whole sample out (retaining its
-    /// name), and that was a fifth of a tick.
+    /// A poll's input, read in place: the kernel's live rows, the seeds, then the closed rows this client
+    /// has not seen. Input number `i` counts through the three in that order.
+    private struct InputRows {
+        let live: UnsafeBufferPointer<ConnectionSample>
+        let seeded: UnsafeBufferPointer<ConnectionSample>
+        let closed: UnsafeBufferPointer<ConnectionSample>
+
+        var count: Int { live.count + seeded.count + closed.count }
+
+        func sample(_ i: Int) -> (UnsafePointer<ConnectionSample>, closed: Bool) {
+            if i < live.count { return (live.baseAddress! + i, false) }
+            let j = i - live.count
+            if j < seeded.count { return (seeded.baseAddress! + j, false) }
+            return (closed.baseAddress! + (j - seeded.count), true)
+        }
+    }
+
+    /// The rows of `input` in output order, each built once, in place. The samples are read field by field
+    /// through pointers: an array's subscript copied each whole sample out (retaining its name), and that
+    /// was a fifth of a tick.
     ///
     /// Sorted before the rows are made. Laid out first in the previous poll's output order (`hint`, which
     /// this replaces): rows mostly keep their places both in the kernel's map (the input order) and in the
     /// output, so the input is then nearly or wholly sorted, which the sort (a merge of the runs it finds)
     /// checks in one pass instead of sorting 200k rows anew every tick.
-    private static func rows(live: UnsafeBufferPointer<ConnectionSample>, extra: UnsafeBufferPointer<ConnectionSample>,
-                             firstClosed: Int, hint: inout [Int32], order: inout [RowOrder], client: inout ClientState,
+    private static func rows(_ input: InputRows, hint: inout [Int32], order: inout [RowOrder], client: inout ClientState,
                              ports: PortMapping, wallClockOffsetNs: Int64) -> [ConnectionStats] {
-        let total = live.count + extra.count
+        let total = input.count
         order.removeAll(keepingCapacity: true)
         order.reserveCapacity(total)
-        // Input number `i`: a live row, or one of the extras after them (seeds, then closed rows).
-        func sample(_ i: Int) -> (UnsafePointer<ConnectionSample>, closed: Bool) {
-            i < live.count ? (live.baseAddress! + i, false) : (extra.baseAddress! + (i - live.count), i >= firstClosed)
-        }
+        func sample(_ i: Int) -> (UnsafePointer<ConnectionSample>, closed: Bool) { input.sample(i) }
         func place(_ i: Int) {
             let (p, closed) = sample(i)
             order.append(RowOrder(p, closed: closed, index: i))
@@ -181,15 +193,21 @@ public struct ConnectionTable: Sendable {
         hint.removeAll(keepingCapacity: true)
         hint.reserveCapacity(total)
         for entry in order { hint.append(Int32(truncatingIfNeeded: entry.index)) }
+        // The sort keys are done with before the rows are made: a small array is kept for the next poll, a
+        // large one (14 MB at 200k rows) given back rather than held beside the rows at the tick's peak.
+        if order.capacity > Self.keptOrderCapacity { order = [] } else { order.removeAll(keepingCapacity: true) }
 
         var rows: [ConnectionStats] = []
         rows.reserveCapacity(total)
-        for (n, entry) in order.enumerated() {
-            let (p, closed) = sample(entry.index)
+        for (n, i) in hint.enumerated() {
+            let (p, closed) = sample(Int(i))
             rows.append(stats(p, output: n, closed: closed, client: &client, ports: ports, wallClockOffsetNs: wallClockOffsetNs))
         }
         return rows
     }
+
+    /// Sort keys for up to 50,000 rows (3.6 MB) stay allocated between polls.
+    private static let keptOrderCapacity = 50_000
 
     /// A row from the sample in place: its fields are read one by one, not the whole sample copied out.
     private static func stats(_ sample: UnsafePointer<ConnectionSample>, output: Int, closed: Bool,
@@ -219,12 +237,8 @@ public struct ConnectionTable: Sendable {
     }
 
     private mutating func expireSeeds(now: UInt64) {
-        var expired: [ConnectionTuple] = []
-        for (tuple, row) in seeds where expiry.isExpired(row, now: now) {
-            expired.append(tuple)
-            countExpired(type: row.tuple.type)
-        }
-        for tuple in expired { seeds.removeValue(forKey: tuple) }
+        let expiry = self.expiry
+        for row in seeds.removeAll(where: { expiry.isExpired($0, now: now) }) { countExpired(type: row.tuple.type) }
     }
 
     /// The kernel map is bounded by `maxConnections` itself; when its rows and the seeds together pass the
@@ -232,7 +246,7 @@ public struct ConnectionTable: Sendable {
     private mutating func evictSeedsOverCapacity() {
         let excess = min(live.count + seeds.count - config.maxConnections, seeds.count)
         guard excess > 0 else { return }
-        for tuple in seeds.keys.sorted(by: >).prefix(excess) { seeds.removeValue(forKey: tuple) }
+        for tuple in seeds.tuplesDescending().prefix(excess) { seeds.remove(tuple) }
         totals.mapFullDrops += UInt64(excess)
     }
 
