@@ -4,6 +4,7 @@
 #define NETTOP_CBPF_SHIM_H
 
 #include <errno.h>
+#include <malloc.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>

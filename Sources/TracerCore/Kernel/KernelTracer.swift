@@ -16,8 +16,6 @@ final class KernelTracer: KernelTracing {
     private var stats = TracerStats()
     private var netnsNames: [UInt32: String] = [:]
     private var netnsNamesRefreshed: UInt64 = 0
-    /// The map's own key of each live row of the last tick, by index; its memory is reused every tick.
-    private var liveKeys: [nt_conn_key] = []
     private let releaseHook: Bool
     /// What the offset guesser found (no-BTF backends), for `debug offsets`.
     private let guessedOffsets: GuessedOffsets?
@@ -28,6 +26,7 @@ final class KernelTracer: KernelTracing {
     init(config: TracerConfig, backend: Backend) throws(NetTopError) {
         self.config = config
         backendName = backend.name
+        HeapPolicy.returnLargeBlocks()
         procFS = ProcFS(root: config.procRoot)
         try Mounts.ensureTracefs()
         let cgroupPath = Mounts.cgroup2Path()
@@ -135,13 +134,9 @@ final class KernelTracer: KernelTracing {
         // 200k rows each tick was 35 MB more at the peak, and its pages faulted in anew every time.
         var live = table.takeLiveRows()
         live.removeAll(keepingCapacity: true)
-        // The map's own key of each live row, by index: needed only for the rare expired row, so no
-        // dictionary is built on every tick (it was a fifth of a 200k-row tick). A local while the map is
-        // read: appending to the property itself checked exclusive access on every row.
-        var liveKeys: [nt_conn_key] = []
-        swap(&liveKeys, &self.liveKeys)
-        liveKeys.removeAll(keepingCapacity: true)
-        defer { swap(&liveKeys, &self.liveKeys) }
+        // Room for every row tracked so far: the first tick after 100,000 seeded connections come alive
+        // otherwise grows the array in steps, the old and new copies both held at each.
+        live.reserveCapacity(table.counters.trackedCount)
         var reaped: [nt_conn_key] = []
         try map.forEach { key, info in
             guard let row = KernelRecord.sample(key: key, info: info), row.kernelKey != nil else { return }
@@ -151,17 +146,14 @@ final class KernelTracer: KernelTracing {
                 reaped.append(copy key)
             } else {
                 live.append(row)
-                liveKeys.append(copy key)
             }
         }
         let now = monotonicNow()
         map.delete(reaped)
 
-        let expired = table.update(live: live, closed: closedRows, now: now)
-        if !expired.isEmpty {
-            let gone = Set(expired)
-            map.delete(live.indices.compactMap { i in live[i].kernelKey.map(gone.contains) == true ? liveKeys[i] : nil })
-        }
+        // An expired row's map key is made again from its KernelKey, which holds every byte of it: keeping
+        // each live row's raw key for the rare expiry was 6 MB at 100k connections.
+        map.delete(table.update(live: live, closed: closedRows, now: now).map(KernelRecord.key))
 
         if now &- netnsNamesRefreshed > 5_000_000_000 {
             netnsNames = procFS.netnsNames()

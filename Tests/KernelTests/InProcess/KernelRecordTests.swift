@@ -1,0 +1,31 @@
+import CBPF
+import XCTest
+@testable import TracerCore
+
+/// An expired row's map key is made again from its KernelKey (nothing else of the map's key is kept), so
+/// that must give back every byte the BPF programs wrote: TCP keys, and UDP keys with v4 and v6 peers,
+/// including a v4 peer written by a dual-stack (AF_INET6) socket.
+final class KernelRecordTests: XCTestCase {
+    private func roundTrip(proto: nt_proto, family: UInt8, peer: [UInt8], port: UInt16, file: StaticString = #filePath,
+                           line: UInt = #line) throws {
+        var key = nt_conn_key()
+        key.cookie = 0x1122_3344_5566_7788
+        key.peer_port = port
+        withUnsafeMutableBytes(of: &key.peer_addr) { raw in for (i, b) in peer.enumerated() { raw[i] = b } }
+        var info = nt_conn_info()
+        info.proto = UInt8(proto.rawValue)
+        info.family = family
+        let sample = try XCTUnwrap(KernelRecord.sample(key: key, info: info), file: file, line: line)
+        let back = KernelRecord.key(try XCTUnwrap(sample.kernelKey, file: file, line: line))
+        let same = withUnsafeBytes(of: key) { a in withUnsafeBytes(of: back) { b in a.elementsEqual(b) } }
+        XCTAssertTrue(same, "key bytes differ after the round trip", file: file, line: line)
+    }
+
+    func testMapKeysAreMadeAgainExactlyFromTheirKernelKey() throws {
+        try roundTrip(proto: NT_PROTO_TCP, family: 2, peer: [], port: 0)
+        try roundTrip(proto: NT_PROTO_TCP, family: 10, peer: [], port: 0)
+        try roundTrip(proto: NT_PROTO_UDP, family: 2, peer: [10, 0, 0, 53], port: 53)
+        try roundTrip(proto: NT_PROTO_UDP, family: 10, peer: [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x35], port: 5353)
+        try roundTrip(proto: NT_PROTO_UDP, family: 10, peer: [127, 0, 0, 1], port: 9)
+    }
+}
