@@ -168,13 +168,18 @@ func runManyServer(_ o: Options, _ deadline: Deadline) throws {
     var line = JSONLine("accepted")
     line.add("count", n)
     line.emit()
+    // Stdin last in the poll set when it may end the wait (fd -1, which poll skips, otherwise).
+    let watchStdin = o.has("until-stdin-eof")
+    var stdin = StdinCommands()
     var open = n
-    while open > 0 {
+    while open > 0 && !stdin.eof {
         try deadline.check("holding connections (\(open) of \(n) still open)")
         var pfds = fds.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+        pfds.append(pollfd(fd: watchStdin ? 0 : -1, events: Int16(POLLIN), revents: 0))
         let r = poll(&pfds, nfds_t(pfds.count), deadline.remainingMs)
         if r < 0 { if errno == EINTR { continue }; throw PeerError.system("poll", errno) }
-        for (i, p) in pfds.enumerated() where p.fd >= 0 && p.revents != 0 {
+        if pfds[n].revents != 0 { _ = stdin.read() }
+        for (i, p) in pfds.prefix(n).enumerated() where p.fd >= 0 && p.revents != 0 {
             if try readAvailable(p.fd) == nil {
                 close(p.fd)
                 fds[i] = -1
@@ -184,9 +189,10 @@ func runManyServer(_ o: Options, _ deadline: Deadline) throws {
         // Each poll looks at every descriptor: when the peers close one by one, wait a moment so that one
         // pass takes many closes (otherwise 10,000 closes cost 10,000 passes over 10,000 descriptors, which
         // took minutes under emulation).
-        if r > 0 && open > 0 { usleep(5_000) }
+        if r > 0 && open > 0 && !stdin.eof { usleep(5_000) }
     }
     var done = JSONLine("closed")
     done.add("count", n)
+    done.add("still_open", open)
     done.emit()
 }

@@ -19,7 +19,7 @@ struct Options {
         "hold": (["connect", "port", "hold-ms", "bind", "lport"], []),
         "hold-server": (["bind", "port"], []),
         "many": (["connect", "port", "connections", "hold-ms"], []),
-        "many-server": (["bind", "port", "connections"], []),
+        "many-server": (["bind", "port", "connections"], ["until-stdin-eof"]),
     ]
 
     init(_ args: [String]) throws {
@@ -132,7 +132,8 @@ A port of 0 on a server picks a free one; the "listening" line tells which.
       opens N concurrent TCP connections (raises RLIMIT_NOFILE), prints {"event":"connected",count,lports};
       holds them until stdin reaches EOF (or --hold-ms), closes all, prints {"event":"closed",count}. A stdin
       line "send N" writes N bytes on every connection, then prints {"event":"sent",count,bytes}.
-  many-server --bind ADDR --port P --connections N
+  many-server --bind ADDR --port P --connections N [--until-stdin-eof]
       accepts N connections, prints {"event":"accepted",count}; holds each until its peer closes, then prints
-      {"event":"closed",count}.
+      {"event":"closed",count,still_open}. With --until-stdin-eof, stdin's EOF also ends the wait: the
+      connections whose peers' closes never arrived are closed here and counted in still_open.
 """

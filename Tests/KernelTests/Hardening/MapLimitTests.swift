@@ -87,7 +87,7 @@ final class MapLimitTests: KernelTestCase {
         var servers: [PeerProcess] = [], clients: [PeerProcess] = []
         for _ in 0..<pairs {
             let server = try startPeer(["many-server", "--bind", "127.0.0.1", "--port", "0", "--connections", "\(perPair)",
-                                        "--timeout-ms", workBoundMs(180)], in: ns)
+                                        "--until-stdin-eof", "--timeout-ms", workBoundMs(180)], in: ns)
             servers.append(server)
             clients.append(try startPeer(["many", "--connect", "127.0.0.1", "--port", "\(try server.listeningPort())",
                                           "--connections", "\(perPair)", "--timeout-ms", workBoundMs(180)], in: ns))
@@ -110,11 +110,16 @@ final class MapLimitTests: KernelTestCase {
         XCTAssertLessThanOrEqual(added, ends + 200, "untracked socket ends counted more than once")
         XCTAssertLessThanOrEqual(stats["tracked"] ?? Int.max, limit)
 
-        // The peers' own --timeout-ms (180 s from their start) ends first: a peer stuck while closing says
-        // itself how many of its connections were still open, rather than being killed without a word.
+        // The servers stop waiting for their peers' closes when their stdin closes: under emulation, with
+        // 18,000 client ends orphaned at once in a 2 GB guest, some hundreds of those closes never reached
+        // the server (6.1, fentry backend), which then waited out its time limit. What was counted above is
+        // all this test is about; how many closes were missing is printed.
         for client in clients { client.closeStdin() }
         for client in clients { try client.finish(timeout: workBound(200)) }
+        for server in servers { server.closeStdin() }
         for server in servers { try server.finish(timeout: workBound(200)) }
+        print("map limit: server ends whose peer's close never arrived: "
+              + servers.map { "\($0.events("closed").first?.int("still_open") ?? -1)" }.joined(separator: ", "))
         XCTAssertTrue(nettop.isRunning, "nettop: \(nettop.stderr)")
     }
 }
