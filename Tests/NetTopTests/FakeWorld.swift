@@ -80,8 +80,8 @@ final class FakeWorld {
             },
             checkSupport: { _ in self.report },
             netnsResolver: NetnsResolver(directory: netnsDirectory),
-            writeOutput: { bytes in
-                self.writes.append(bytes)
+            writeRaw: { bytes in
+                self.writes.append(Array(bytes))
                 return self.writeOutcomes.isEmpty ? .written : self.writeOutcomes.removeFirst()
             },
             writeError: { self.errors.append($0) },

@@ -182,7 +182,7 @@ final class JSONRendererTests: XCTestCase {
     func testLineWrittenInPiecesIsTheWholeLine() {
         let snapshot = Fixtures.snapshot((0..<50).map { Fixtures.row(sport: UInt16(1000 + $0)) })
         var pieces: [[UInt8]] = []
-        JSONRenderer.write(snapshot, chunkBytes: 1000) { pieces.append($0); return true }
+        JSONRenderer.write(snapshot, chunkBytes: 1000) { pieces.append(Array($0)); return true }
         XCTAssertGreaterThan(pieces.count, 5)
         XCTAssertTrue(pieces.dropLast().allSatisfy { $0.count >= 1000 }, pieces.map(\.count).description)
         XCTAssertEqual(Array(pieces.joined()), JSONRenderer.renderBytes(snapshot) + [UInt8(ascii: "\n")])

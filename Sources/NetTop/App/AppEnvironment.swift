@@ -10,7 +10,8 @@ struct AppEnvironment {
     var openTracer: (TracerConfig) throws(NetTopError) -> any KernelTracing
     var checkSupport: (TracerConfig) -> SupportReport
     var netnsResolver: NetnsResolver
-    var writeOutput: ([UInt8]) -> WriteOutcome
+    /// Writes bytes to standard output (lent for the call: not to be kept).
+    var writeRaw: (UnsafeRawBufferPointer) -> WriteOutcome
     /// One line of diagnostics (the newline is added).
     var writeError: (String) -> Void
     var makeWaiter: () throws(NetTopError) -> any TickWaiter
@@ -25,12 +26,16 @@ struct AppEnvironment {
             openTracer: { config throws(NetTopError) in try Tracers.open(config: config) },
             checkSupport: { config in Tracers.check(config: config) },
             netnsResolver: NetnsResolver(),
-            writeOutput: { FileOutput.standardOutput.write($0) },
+            writeRaw: { FileOutput.standardOutput.write($0) },
             writeError: { _ = FileOutput.standardError.write($0 + "\n") },
             makeWaiter: { () throws(NetTopError) in try SignalWatcher.install() },
             monotonicSeconds: MonotonicClock.seconds,
             utcOffset: localUTCOffset
         )
+    }
+
+    func writeOutput(_ bytes: [UInt8]) -> WriteOutcome {
+        bytes.withUnsafeBytes { writeRaw($0) }
     }
 
     /// Prints a tracer or usage error as the contract wants it: one line, plus the detail only with --debug.

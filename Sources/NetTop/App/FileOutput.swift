@@ -24,29 +24,31 @@ struct FileOutput {
     }
 
     func write(_ bytes: [UInt8]) -> WriteOutcome {
-        bytes.withUnsafeBytes { buffer -> WriteOutcome in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n >= 0 {
-                    offset += n
-                    continue
-                }
-                switch errno {
-                case EINTR:
-                    continue
-                case EAGAIN:
-                    // Inherited a non-blocking descriptor: wait until it can take more.
-                    var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
-                    _ = poll(&entry, 1, -1)
-                case EPIPE:
-                    return .closed
-                case let reason:
-                    return .failed(errno: reason)
-                }
+        bytes.withUnsafeBytes { write($0) }
+    }
+
+    func write(_ buffer: UnsafeRawBufferPointer) -> WriteOutcome {
+        var offset = 0
+        while offset < buffer.count {
+            let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+            if n >= 0 {
+                offset += n
+                continue
             }
-            return .written
+            switch errno {
+            case EINTR:
+                continue
+            case EAGAIN:
+                // Inherited a non-blocking descriptor: wait until it can take more.
+                var entry = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+                _ = poll(&entry, 1, -1)
+            case EPIPE:
+                return .closed
+            case let reason:
+                return .failed(errno: reason)
+            }
         }
+        return .written
     }
 
     func write(_ text: String) -> WriteOutcome {

@@ -56,7 +56,7 @@ struct StreamRunner {
         case .json:
             var outcome = WriteOutcome.written
             JSONRenderer.write(snapshot, chunkBytes: Self.jsonChunkBytes) { piece in
-                outcome = env.writeOutput(piece)
+                outcome = env.writeRaw(piece)
                 return outcome == .written
             }
             return outcome

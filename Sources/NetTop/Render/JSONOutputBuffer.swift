@@ -24,10 +24,10 @@ struct JSONOutputBuffer: ~Copyable {
     /// What was written.
     var bytes: [UInt8] { [UInt8](UnsafeBufferPointer(start: base, count: count)) }
 
-    /// What was written, leaving the buffer empty (its memory kept for what comes next).
-    mutating func take() -> [UInt8] {
+    /// Lends what was written to `body`, then empties the buffer (its memory kept for what comes next).
+    mutating func drain<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
         defer { count = 0 }
-        return bytes
+        return body(UnsafeRawBufferPointer(start: base, count: count))
     }
 
     /// Appends literal JSON syntax (keys, punctuation) as is.

@@ -16,8 +16,11 @@ enum JSONRenderer {
     }
 
     /// The line and its newline, handed to `emit` in pieces of at least `chunkBytes` (the last one may be
-    /// shorter) as they fill; stops early when `emit` returns false (the reader went away).
-    static func write(_ snapshot: Snapshot, chunkBytes: Int, newline: Bool = true, emit: ([UInt8]) -> Bool) {
+    /// shorter) as they fill; stops early when `emit` returns false (the reader went away). A piece is lent
+    /// for the call only: it is the buffer's own memory, written over by the next one (a copy of each 1 MB
+    /// piece into an array was 7 % of a tick at 20k rows).
+    static func write(_ snapshot: Snapshot, chunkBytes: Int, newline: Bool = true,
+                      emit: (UnsafeRawBufferPointer) -> Bool) {
         // About 450 bytes a row; a piece is reserved once, not regrown.
         let rows = snapshot.connections.count
         var out = JSONOutputBuffer(capacity: min(512 + rows * 480, chunkBytes < .max / 2 ? chunkBytes + 4096 : .max))
@@ -30,7 +33,7 @@ enum JSONRenderer {
             for index in rows.indices {
                 if index > 0 { out.raw(",") }
                 connection(rows.baseAddress! + index, into: &out)
-                if out.count >= chunkBytes, !emit(out.take()) { return true }
+                if out.count >= chunkBytes, !out.drain(emit) { return true }
             }
             return false
         }
@@ -39,7 +42,7 @@ enum JSONRenderer {
         stats(snapshot.stats, into: &out)
         out.raw("}")
         if newline { out.raw("\n") }
-        _ = emit(out.take())
+        _ = out.drain(emit)
     }
 
     static func connection(_ row: ConnectionStats, into out: inout JSONOutputBuffer) {
