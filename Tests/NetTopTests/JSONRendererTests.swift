@@ -209,4 +209,21 @@ final class JSONAddressTests: XCTestCase {
         out.address(IPAddress("::ffff:10.1.2.3")!)
         XCTAssertEqual(String(decoding: out.bytes, as: UTF8.self), "\"10.1.2.3\"")
     }
+
+    /// Every octet value in every place of an IPv4 address, and the widest address (15 characters).
+    func testIPv4TextMatchesIPAddressDescription() {
+        var out = JSONOutputBuffer(capacity: 0)
+        var expected = ""
+        for v in 0...255 {
+            let o = UInt8(v), p = UInt8(255 - v)
+            for ip in [IPAddress(v4: o, p, o, p), IPAddress(v4: p, o, p, o), IPAddress(v4: o, 0, 9, o)] {
+                out.address(ip)
+                expected += "\"\(ip.description)\""
+            }
+        }
+        out.address(IPAddress(v4: 255, 255, 255, 255))
+        expected += "\"255.255.255.255\""
+        XCTAssertEqual(String(decoding: out.bytes, as: UTF8.self), expected)
+        XCTAssertTrue(expected.contains("\"100.155.100.155\"") && expected.contains("\"9.0.9.9\""))
+    }
 }

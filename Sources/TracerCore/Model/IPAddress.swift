@@ -24,6 +24,10 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
         return UInt8(truncatingIfNeeded: word >> (56 - 8 * UInt64(index % 8)))
     }
 
+    /// The first four bytes as one number, the first byte highest: an IPv4 address in host order.
+    @inlinable
+    public var v4Bits: UInt32 { UInt32(truncatingIfNeeded: high >> 32) }
+
     public init(v4 a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) {
         self.init(family: .v4, high: UInt64(a) << 56 | UInt64(b) << 48 | UInt64(c) << 40 | UInt64(d) << 32, low: 0)
     }
