@@ -50,37 +50,45 @@ enum SortKey: String, CaseIterable, Sendable {
 
     /// Orders `a` before `b` by this key alone; `nil` when the key cannot tell them apart.
     func precedes(_ a: ConnectionStats, _ b: ConnectionStats) -> Bool? {
+        withUnsafePointer(to: a) { a in withUnsafePointer(to: b) { b in precedes(a, b) } }
+    }
+
+    /// The same for rows read in place: only the fields the key needs are loaded, where passing rows by
+    /// value out of an array copied each whole (and retained its name) for every comparison.
+    func precedes(_ a: UnsafePointer<ConnectionStats>, _ b: UnsafePointer<ConnectionStats>) -> Bool? {
         switch self {
-        case .rate: return Self.descending(a.lastSentBytes &+ a.lastRecvBytes, b.lastSentBytes &+ b.lastRecvBytes)
+        case .rate:
+            return Self.descending(a.pointee.lastSentBytes &+ a.pointee.lastRecvBytes,
+                                   b.pointee.lastSentBytes &+ b.pointee.lastRecvBytes)
         case .bytes:
-            return Self.descending(a.monotonicSentBytes &+ a.monotonicRecvBytes,
-                                   b.monotonicSentBytes &+ b.monotonicRecvBytes)
-        case .sent: return Self.descending(a.monotonicSentBytes, b.monotonicSentBytes)
-        case .recv: return Self.descending(a.monotonicRecvBytes, b.monotonicRecvBytes)
-        case .retrans: return Self.descending(a.monotonicRetransmits, b.monotonicRetransmits)
+            return Self.descending(a.pointee.monotonicSentBytes &+ a.pointee.monotonicRecvBytes,
+                                   b.pointee.monotonicSentBytes &+ b.pointee.monotonicRecvBytes)
+        case .sent: return Self.descending(a.pointee.monotonicSentBytes, b.pointee.monotonicSentBytes)
+        case .recv: return Self.descending(a.pointee.monotonicRecvBytes, b.pointee.monotonicRecvBytes)
+        case .retrans: return Self.descending(a.pointee.monotonicRetransmits, b.pointee.monotonicRetransmits)
         // Oldest first means the smallest first-seen time first.
-        case .age: return Self.ascending(a.firstSeen, b.firstSeen)
-        case .pid: return Self.ascending(a.pid, b.pid)
-        case .comm: return Self.ascending(a.comm, b.comm)
-        case .proto: return Self.ascending(a.tuple.type.rawValue, b.tuple.type.rawValue)
+        case .age: return Self.ascending(a.pointee.firstSeen, b.pointee.firstSeen)
+        case .pid: return Self.ascending(a.pointee.pid, b.pointee.pid)
+        case .comm: return Self.ascending(a.pointee.comm, b.pointee.comm)
+        case .proto: return Self.ascending(a.pointee.tuple.type.rawValue, b.pointee.tuple.type.rawValue)
         case .port:
-            if let order = Self.ascending(a.tuple.sport, b.tuple.sport) { return order }
-            return Self.ascending(a.tuple.dport, b.tuple.dport)
-        case .netns: return Self.ascending(a.tuple.netns, b.tuple.netns)
-        case .txrate: return Self.descending(a.lastSentBytes, b.lastSentBytes)
-        case .rxrate: return Self.descending(a.lastRecvBytes, b.lastRecvBytes)
+            if let order = Self.ascending(a.pointee.tuple.sport, b.pointee.tuple.sport) { return order }
+            return Self.ascending(a.pointee.tuple.dport, b.pointee.tuple.dport)
+        case .netns: return Self.ascending(a.pointee.tuple.netns, b.pointee.tuple.netns)
+        case .txrate: return Self.descending(a.pointee.lastSentBytes, b.pointee.lastSentBytes)
+        case .rxrate: return Self.descending(a.pointee.lastRecvBytes, b.pointee.lastRecvBytes)
         // Rows of one direction are many: the local port keeps them apart, as the port key orders them.
         case .dir:
-            if let order = Self.ascending(Self.directionRank(a.direction), Self.directionRank(b.direction)) {
+            if let order = Self.ascending(Self.directionRank(a.pointee.direction), Self.directionRank(b.pointee.direction)) {
                 return order
             }
-            return Self.ascending(a.tuple.sport, b.tuple.sport)
+            return Self.ascending(a.pointee.tuple.sport, b.pointee.tuple.sport)
         case .local:
-            if let order = Self.ascending(a.tuple.source, b.tuple.source) { return order }
-            return Self.ascending(a.tuple.sport, b.tuple.sport)
+            if let order = Self.ascending(a.pointee.tuple.source, b.pointee.tuple.source) { return order }
+            return Self.ascending(a.pointee.tuple.sport, b.pointee.tuple.sport)
         case .remote:
-            if let order = Self.ascending(a.tuple.dest, b.tuple.dest) { return order }
-            return Self.ascending(a.tuple.dport, b.tuple.dport)
+            if let order = Self.ascending(a.pointee.tuple.dest, b.pointee.tuple.dest) { return order }
+            return Self.ascending(a.pointee.tuple.dport, b.pointee.tuple.dport)
         }
     }
 

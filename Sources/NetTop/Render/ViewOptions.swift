@@ -39,13 +39,27 @@ struct ViewOptions: Sendable, Equatable {
     /// Whether `rows` are in display order already (an idle host's rows, tick after tick), checked without
     /// copying any row out; sorting them anyway would allocate room for half of them.
     private func isSorted(_ rows: [ConnectionStats]) -> Bool {
-        rows.withUnsafeBufferPointer { r in r.indices.dropFirst().allSatisfy { !precedes(r[$0], r[$0 - 1]) } }
+        rows.withUnsafeBufferPointer { r in
+            guard let first = r.baseAddress else { return true }
+            for i in r.indices.dropFirst() where precedes(first + i, first + i - 1) { return false }
+            return true
+        }
     }
 
-    /// The display order of two rows: the sort key (flipped by `reverse`), then `tieBreak`.
+    /// The display order of two rows: the sort key (flipped by `reverse`), then the tie-break below.
     func precedes(_ a: ConnectionStats, _ b: ConnectionStats) -> Bool {
+        withUnsafePointer(to: a) { a in withUnsafePointer(to: b) { b in precedes(a, b) } }
+    }
+
+    /// The same for rows read in place, field by field. Rows the sort key finds equal are ordered by their
+    /// tuple, then live before closed, then pid, then first seen: a total order.
+    func precedes(_ a: UnsafePointer<ConnectionStats>, _ b: UnsafePointer<ConnectionStats>) -> Bool {
         if let order = sort.precedes(a, b) { return order != reverse }
-        return Self.tieBreak(a, b)
+        let x = a.pointee.tuple, y = b.pointee.tuple
+        if x != y { return x < y }
+        if a.pointee.closed != b.pointee.closed { return !a.pointee.closed }
+        if a.pointee.pid != b.pointee.pid { return a.pointee.pid < b.pointee.pid }
+        return a.pointee.firstSeen < b.pointee.firstSeen
     }
 
     func apply(to snapshot: consuming Snapshot) -> Snapshot {
@@ -55,11 +69,5 @@ struct ViewOptions: Sendable, Equatable {
         return snapshot
     }
 
-    /// A total order for rows the sort key finds equal: the tuple, then live before closed, then pid.
-    static func tieBreak(_ a: ConnectionStats, _ b: ConnectionStats) -> Bool {
-        if a.tuple != b.tuple { return a.tuple < b.tuple }
-        if a.closed != b.closed { return !a.closed }
-        if a.pid != b.pid { return a.pid < b.pid }
-        return a.firstSeen < b.firstSeen
-    }
+
 }
