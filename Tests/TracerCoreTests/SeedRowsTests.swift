@@ -16,6 +16,12 @@ final class SeedRowsTests: XCTestCase {
         XCTAssertTrue(seeds.insert(seed(3)))
         XCTAssertFalse(seeds.insert(seed(2)), "one row per tuple")
         XCTAssertEqual(seeds.count, 3)
+        // A seed's local port alone does not make a match (the port is only a quick first check).
+        let samePort = F.tuple(.tcp, "10.0.1.1", 2, "10.0.1.3", 80)
+        XCTAssertFalse(seeds.contains(samePort))
+        seeds.remove(samePort)
+        XCTAssertEqual(seeds.count, 3)
+        XCTAssertFalse(seeds.contains(F.tuple(.tcp, "10.0.1.1", 4, "10.0.1.2", 80)))
 
         // The last row takes the removed one's place, and is still found by its tuple.
         seeds.remove(seed(1).tuple)

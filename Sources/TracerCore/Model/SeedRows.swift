@@ -5,13 +5,25 @@
 struct SeedRows: Sendable {
     private(set) var rows: [ConnectionSample] = []
     private var positions: [ConnectionTuple: Int] = [:]
+    /// One bit per local port that some seed has (or had: bits are cleared only when the index is rebuilt).
+    /// Every live row of every poll asks whether it replaces a seed, and the host's own few idle seeds
+    /// stay for good: the bit answers most of those questions without hashing a tuple.
+    private var portBits = [UInt64](repeating: 0, count: 1024)
 
     var count: Int { rows.count }
     var isEmpty: Bool { rows.isEmpty }
     /// Room the index holds, for tests of its shrinking.
     var indexCapacity: Int { positions.capacity }
 
-    func contains(_ tuple: ConnectionTuple) -> Bool { positions[tuple] != nil }
+    func contains(_ tuple: ConnectionTuple) -> Bool { mayHave(tuple.sport) && positions[tuple] != nil }
+
+    private func mayHave(_ port: UInt16) -> Bool {
+        portBits.withUnsafeBufferPointer { $0[Int(port >> 6)] & (1 << UInt64(port & 63)) != 0 }
+    }
+
+    private mutating func markPort(_ port: UInt16) {
+        portBits[Int(port >> 6)] |= 1 << UInt64(port & 63)
+    }
 
     /// Room for `n` rows in all, so that adding them does not grow the storage in steps (each step holds
     /// the old and the new copy at once).
@@ -26,12 +38,13 @@ struct SeedRows: Sendable {
         guard positions[row.tuple] == nil else { return false }
         positions[row.tuple] = rows.count
         rows.append(row)
+        markPort(row.tuple.sport)
         return true
     }
 
     /// Removes the row of `tuple`, if any; the last row takes its place.
     mutating func remove(_ tuple: ConnectionTuple) {
-        guard let at = positions.removeValue(forKey: tuple) else { return }
+        guard mayHave(tuple.sport), let at = positions.removeValue(forKey: tuple) else { return }
         let last = rows.count - 1
         if at != last {
             rows.swapAt(at, last)
@@ -77,8 +90,12 @@ struct SeedRows: Sendable {
 
     private mutating func rebuildIndex() {
         positions = [:]
+        for i in portBits.indices { portBits[i] = 0 }
         guard !rows.isEmpty else { return }
         positions.reserveCapacity(rows.count)
-        for (i, row) in rows.enumerated() { positions[row.tuple] = i }
+        for (i, row) in rows.enumerated() {
+            positions[row.tuple] = i
+            markPort(row.tuple.sport)
+        }
     }
 }
