@@ -2,7 +2,7 @@ import CBPF
 
 /// Turns the kernel's fixed-layout records into the model's values. The only place that knows both.
 enum KernelRecord {
-    static func sample(key: nt_conn_key, info: nt_conn_info) -> ConnectionSample? {
+    static func sample(key: nt_conn_key, info: nt_conn_info, names: inout CommNames) -> ConnectionSample? {
         let type: ConnectionType
         switch UInt32(info.proto) {
         case UInt32(NT_PROTO_TCP.rawValue): type = .tcp
@@ -18,7 +18,7 @@ enum KernelRecord {
         return ConnectionSample(
             tuple: tuple,
             kernelKey: KernelKey(cookie: key.cookie, peer: peer, peerPort: key.peer_port),
-            pid: info.pid, comm: comm(info.comm),
+            pid: info.pid, comm: names.name(pid: info.pid, comm: info.comm),
             sentBytes: info.sent_bytes, recvBytes: info.recv_bytes, retransmits: info.retransmits,
             firstSeen: info.first_ns, lastActivity: info.last_ns,
             origin: Origin(rawValue: info.origin) ?? .unknown, tcpState: info.tcp_state)

@@ -16,6 +16,8 @@ final class KernelTracer: KernelTracing {
     private var stats = TracerStats()
     private var netnsNames: [UInt32: String] = [:]
     private var netnsNamesRefreshed: UInt64 = 0
+    /// Taken out for the length of a tick (so the rows do not each check exclusive access to it).
+    private var commNames: CommNames? = CommNames()
     private let releaseHook: Bool
     /// What the offset guesser found (no-BTF backends), for `debug offsets`.
     private let guessedOffsets: GuessedOffsets?
@@ -108,13 +110,15 @@ final class KernelTracer: KernelTracing {
         let started = monotonicNow()
         nat.poll(now: started)
         let events = ring.drain()
+        var names = commNames.take() ?? CommNames()
+        defer { commNames = names }
 
         var closedRows: [ConnectionSample] = []
         var releasedUDP = Set<UInt64>()
         for event in events {
             switch UInt32(event.kind) {
             case NT_EV_CLOSE.rawValue:
-                if let row = KernelRecord.sample(key: event.key, info: event.info) { closedRows.append(row) }
+                if let row = KernelRecord.sample(key: event.key, info: event.info, names: &names) { closedRows.append(row) }
                 stats.closedReceived += 1
             case NT_EV_LISTEN.rawValue, NT_EV_UNLISTEN.rawValue:
                 let port = event.info.sport
@@ -139,7 +143,7 @@ final class KernelTracer: KernelTracing {
         live.reserveCapacity(table.counters.trackedCount)
         var reaped: [nt_conn_key] = []
         try map.forEach { key, info in
-            guard let row = KernelRecord.sample(key: key, info: info), row.kernelKey != nil else { return }
+            guard let row = KernelRecord.sample(key: key, info: info, names: &names), row.kernelKey != nil else { return }
             if info.closed != 0 || (!releasedUDP.isEmpty && releasedUDP.contains(key.cookie)) {
                 // Closed while the ring buffer was full, or a UDP socket the application released.
                 closedRows.append(row)

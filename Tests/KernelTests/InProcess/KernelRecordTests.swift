@@ -15,7 +15,8 @@ final class KernelRecordTests: XCTestCase {
         var info = nt_conn_info()
         info.proto = UInt8(proto.rawValue)
         info.family = family
-        let sample = try XCTUnwrap(KernelRecord.sample(key: key, info: info), file: file, line: line)
+        var names = CommNames()
+        let sample = try XCTUnwrap(KernelRecord.sample(key: key, info: info, names: &names), file: file, line: line)
         let back = KernelRecord.key(try XCTUnwrap(sample.kernelKey, file: file, line: line))
         let same = withUnsafeBytes(of: key) { a in withUnsafeBytes(of: back) { b in a.elementsEqual(b) } }
         XCTAssertTrue(same, "key bytes differ after the round trip", file: file, line: line)
@@ -27,5 +28,24 @@ final class KernelRecordTests: XCTestCase {
         try roundTrip(proto: NT_PROTO_UDP, family: 2, peer: [10, 0, 0, 53], port: 53)
         try roundTrip(proto: NT_PROTO_UDP, family: 10, peer: [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x35], port: 5353)
         try roundTrip(proto: NT_PROTO_UDP, family: 10, peer: [127, 0, 0, 1], port: 9)
+    }
+
+    /// Names are remembered by pid, but only while pid and all sixteen bytes match: a reused pid or a
+    /// renamed process (prctl PR_SET_NAME) shows its new name.
+    func testProcessNamesFollowPidAndBytes() {
+        var names = CommNames()
+        func comm(_ text: String) -> (UInt64, UInt64) {
+            var raw: (UInt64, UInt64) = (0, 0)
+            withUnsafeMutableBytes(of: &raw) { b in for (i, c) in text.utf8.prefix(15).enumerated() { b[i] = c } }
+            return raw
+        }
+        XCTAssertEqual(names.name(pid: 42, comm: comm("nginx")), "nginx")
+        XCTAssertEqual(names.name(pid: 42, comm: comm("nginx")), "nginx")
+        XCTAssertEqual(names.name(pid: 42, comm: comm("nginx: worker")), "nginx: worker")
+        XCTAssertEqual(names.name(pid: 42 + 256, comm: comm("curl")), "curl", "same slot, other pid")
+        XCTAssertEqual(names.name(pid: 42, comm: comm("nginx: worker")), "nginx: worker")
+        XCTAssertEqual(names.name(pid: 0, comm: comm("")), "")
+        XCTAssertEqual(names.name(pid: 0, comm: comm("swapper/0")), "swapper/0")
+        XCTAssertEqual(names.name(pid: 7, comm: comm("fifteen-chars-x")), "fifteen-chars-x")
     }
 }
