@@ -479,6 +479,22 @@ final class ConnectionTableTests: XCTestCase {
         XCTAssertEqual(table.counters.trackedCount, 1)
     }
 
+    /// Rows handed back are refilled in their own memory, with this poll's values.
+    func testRowsAreMadeInTheMemoryHandedBack() {
+        var table = ConnectionTable(config: TableConfig())
+        _ = table.update(live: [F.sample(web, cookie: 1, sent: 10), F.sample(dns, cookie: 2, sent: 20)], closed: [], now: s)
+        var storage = rows(&table, "ui", at: s)
+        storage.reserveCapacity(64)
+        let memory = storage.withUnsafeBufferPointer { $0.baseAddress }
+        _ = table.update(live: [F.sample(web, cookie: 1, sent: 15)], closed: [], now: 2 * s)
+        let again = table.connections(client: "ui", now: 2 * s, wallClockOffsetNs: 0, reusing: &storage)
+        XCTAssertEqual(again.withUnsafeBufferPointer { $0.baseAddress }, memory)
+        XCTAssertTrue(storage.isEmpty)
+        XCTAssertEqual(again.map(\.tuple), [web])
+        XCTAssertEqual(again.map(\.monotonicSentBytes), [15])
+        XCTAssertEqual(again.map(\.lastSentBytes), [5])
+    }
+
     // MARK: - Seeds (connections that existed at start)
 
     func testSeedsCountFromStartAndAreReplacedByTheKernelRow() {

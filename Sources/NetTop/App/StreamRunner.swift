@@ -32,10 +32,15 @@ struct StreamRunner {
             if waiter.waitForStop(until: deadline) { return 0 }
             let tickStart = env.monotonicSeconds()
             // Handed on, not kept: the view filters and sorts the tick's rows in place.
-            let shown = view.apply(to: try source.tick(client: client))
+            var shown = view.apply(to: try source.tick(client: client))
             let elapsed = tickStart - previousTick
             previousTick = tickStart
-            switch write(shown, elapsed: elapsed, tickIndex: ticks, environment: env) {
+            let outcome = write(shown, elapsed: elapsed, tickIndex: ticks, environment: env)
+            // The rows go back to be refilled, this snapshot holding no second reference to them.
+            var done: [ConnectionStats] = []
+            swap(&done, &shown.connections)
+            source.recycle(done)
+            switch outcome {
             case .written: break
             case .closed: return 0
             case .failed(let reason):

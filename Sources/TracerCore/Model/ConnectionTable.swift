@@ -118,8 +118,15 @@ public struct ConnectionTable: Sendable {
     /// `client`'s view now: every live row, plus the closed rows it has not been shown yet (flagged `closed`;
     /// shown once). `last*` count since this client's previous call, or since tracking began on its first.
     /// `wallClockOffsetNs` turns the monotonic clock into unix time (wall minus monotonic, in ns).
-    public mutating func connections(client name: String, now: UInt64,
-                                     wallClockOffsetNs: Int64) -> [ConnectionStats] {
+    public mutating func connections(client name: String, now: UInt64, wallClockOffsetNs: Int64) -> [ConnectionStats] {
+        var storage: [ConnectionStats] = []
+        return connections(client: name, now: now, wallClockOffsetNs: wallClockOffsetNs, reusing: &storage)
+    }
+
+    /// The same, refilling `storage`: an array of an earlier poll's rows its caller is done with (left
+    /// empty), whose memory is written over rather than a new array's pages faulted in.
+    public mutating func connections(client name: String, now: UInt64, wallClockOffsetNs: Int64,
+                                     reusing storage: inout [ConnectionStats]) -> [ConnectionStats] {
         forgetIdleClients(now: now)
         // A new client is shown every closed row still waiting, which is all of them before the first.
         // Taken out of `clients` while in use, so that what it holds is not copied on write.
@@ -130,7 +137,7 @@ public struct ConnectionTable: Sendable {
         var rows = live.withUnsafeBufferPointer { live in
             seeds.rows.withUnsafeBufferPointer { seeded in
                 closedRows.withUnsafeBufferPointer { closed in
-                    Self.rows(InputRows(live: live, seeded: seeded, closed: closed), hint: &lastOrder,
+                    Self.rows(InputRows(live: live, seeded: seeded, closed: closed), into: &storage, hint: &lastOrder,
                               order: &orderScratch, client: &client, ports: ports, wallClockOffsetNs: wallClockOffsetNs)
                 }
             }
@@ -177,7 +184,8 @@ public struct ConnectionTable: Sendable {
     /// this replaces): rows mostly keep their places both in the kernel's map (the input order) and in the
     /// output, so the input is then nearly or wholly sorted, which the sort (a merge of the runs it finds)
     /// checks in one pass instead of sorting 200k rows anew every tick.
-    private static func rows(_ input: InputRows, hint: inout [Int32], order: inout [RowOrder], client: inout ClientState,
+    private static func rows(_ input: InputRows, into storage: inout [ConnectionStats], hint: inout [Int32],
+                             order: inout [RowOrder], client: inout ClientState,
                              ports: PortMapping, wallClockOffsetNs: Int64) -> [ConnectionStats] {
         let total = input.count
         order.removeAll(keepingCapacity: true)
@@ -198,6 +206,8 @@ public struct ConnectionTable: Sendable {
         if order.capacity > Self.keptOrderCapacity { order = [] } else { order.removeAll(keepingCapacity: true) }
 
         var rows: [ConnectionStats] = []
+        swap(&rows, &storage)
+        rows.removeAll(keepingCapacity: true)
         rows.reserveCapacity(total)
         for (n, i) in hint.enumerated() {
             let (p, closed) = sample(Int(i))

@@ -26,4 +26,11 @@ public protocol ConnectionSource: AnyObject {
     func tick(client: String) throws(NetTopError) -> Snapshot
     /// Detaches everything; safe to call twice.
     func close()
+    /// Hands back the rows of a snapshot the caller is done with, for the next tick to refill.
+    func recycle(_ rows: consuming [ConnectionStats])
+}
+
+extension ConnectionSource {
+    /// Sources that make few rows need nothing back.
+    public func recycle(_ rows: consuming [ConnectionStats]) {}
 }
