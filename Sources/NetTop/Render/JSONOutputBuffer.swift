@@ -18,7 +18,7 @@ struct JSONOutputBuffer: ~Copyable {
 
     deinit { base.deallocate() }
 
-    /// The number of bytes written since the start or the last `take()`.
+    /// The number of bytes written since the start or the last `drain(_:)`.
     private(set) var count = 0
 
     /// What was written.
