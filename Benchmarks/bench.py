@@ -485,14 +485,14 @@ def run_bpf_cost(args, name, unit, measure, runs):
 # ---- idle connections ------------------------------------------------------------------------------
 
 def nettop_ticks(path, skip):
-    """poll_ms and tracked of each tick written to `path` after the first `skip` lines."""
+    """poll_ms (kernel read and state update), tick_ms (the whole tick) and tracked of each tick written to `path` after the first `skip` lines."""
     ticks = []
     with open(path, "rb") as f:
         for i, line in enumerate(f):
             if i < skip or not line.endswith(b"\n"):
                 continue
             stats = json.loads(line)["stats"]  # small lines: every row is filtered out (--port 1)
-            ticks.append({"poll_ms": stats["poll_ms"], "tracked": stats["tracked"],
+            ticks.append({"poll_ms": stats["poll_ms"], "tick_ms": stats.get("tick_ms"), "tracked": stats["tracked"],
                           "map_full_drops": stats.get("map_full_drops", 0)})
     return ticks
 
@@ -646,6 +646,7 @@ def summarize(runs):
                 if ticks:
                     e["cpu_ms_per_tick"] = spread([r.get("cpu_ms_per_tick") for r in ok])
                     e["poll_ms"] = spread([t["poll_ms"] for t in ticks])
+                    e["tick_ms"] = spread([t.get("tick_ms") for t in ticks])
                     e["tracked"] = spread([t["tracked"] for t in ticks])
                     e["map_full_drops"] = max(t["map_full_drops"] for t in ticks)
                 maps = [r["bpf_maps"] for r in ok if r.get("bpf_maps")]
@@ -708,8 +709,13 @@ def verdicts(summary):
                     "met": c <= 0.02})
     p = med("idle-100k", "nettop-ticks", "poll_ms")
     if p is not None:
+        t = med("idle-100k", "nettop-ticks", "tick_ms")
+        c = med("idle-100k", "nettop-ticks", "cpu_ms_per_tick")
         out.append({"target": "tick (poll + state update) < 100 ms at 100k connections", "measured": round(p, 1),
-                    "met": p < 100})
+                    "met": p < 100,
+                    "whole_tick": "tick_ms (with the rows made for the output) "
+                                  + (f"{t:.1f}" if t is not None else "-")
+                                  + ", CPU per tick " + (f"{c:.1f} ms" if c is not None else "-")})
     r = med("idle-100k", "nettop", "rss_peak_mb")
     if r is not None:
         out.append({"target": "nettop RSS < 150 MB at 100k connections", "measured": round(r, 1), "met": r < 150})
@@ -806,7 +812,7 @@ def print_tables(summary, verdict_list, machine):
         print(f"{wl:12} {e['bpf_cpu_per_s'] * 1000:>12.1f} {per:>14} {e['bpf_share_of_workload_cpu']:>15.1%}  " +
               ", ".join(f"{k} {v['ns_per_run']:.0f}x{v['runs_per_s']:.0f}" for k, v in top))
     print(f"\n{'idle':10} {'monitor':12} {'CPU s/s':>22} {'peak RSS MB':>20} {'poll_ms per tick':>22} "
-          f"{'CPU ms per tick':>22} {'rows':>8} {'1st tick s':>10} {'BPF MB':>7}")
+          f"{'tick_ms':>22} {'CPU ms per tick':>22} {'rows':>8} {'1st tick s':>10} {'BPF MB':>7}")
     for wl, by_cfg in summary.items():
         if not wl.startswith("idle"):
             continue
@@ -818,7 +824,8 @@ def print_tables(summary, verdict_list, machine):
             first = f"{e['first_tick_s']['median']:.1f}" if e.get("first_tick_s") else "-"
             mem = f"{e['bpf_memlock_mb']:.1f}" if e.get("bpf_memlock_mb") else "-"
             print(f"{wl:10} {cfg:12} {fmt_spread(e['cpu_per_s']):>22} {fmt_spread(e['rss_peak_mb'], 1):>20} "
-                  f"{fmt_spread(e.get('poll_ms'), 1):>22} {fmt_spread(e.get('cpu_ms_per_tick'), 1):>22} "
+                  f"{fmt_spread(e.get('poll_ms'), 1):>22} {fmt_spread(e.get('tick_ms'), 1):>22} "
+                  f"{fmt_spread(e.get('cpu_ms_per_tick'), 1):>22} "
                   f"{rows:>8} {first:>10} {mem:>7}")
     for wl, by_cfg in summary.items():
         maps = by_cfg.get("nettop", {}).get("bpf_maps")
@@ -830,6 +837,8 @@ def print_tables(summary, verdict_list, machine):
         mark = "met " if v["met"] else "MISS"
         noise = " (spread straddles the target)" if v.get("within_noise") else ""
         print(f"  [{mark}] {v['target']}: {v['measured']}{noise}")
+        if v.get("whole_tick"):
+            print(f"         {v['whole_tick']}")
 
 
 def machine_facts(args):

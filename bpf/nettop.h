@@ -58,7 +58,7 @@ struct nt_conn_info {
 	__u8 tcp_state;       /* last TCP state seen (TCP_* numbering); 0 for UDP */
 	__u8 closed;          /* 1: closed, but the close event could not be queued; user space reaps it */
 	__u8 released;        /* the application released the socket (it can do no more I/O) */
-	__u8 _pad[2];
+	__u16 dirty_epoch;    /* low bits of the `epoch` in which the entry last changed (see `dirty`) */
 	char comm[NT_COMM_LEN];
 };
 
@@ -83,6 +83,7 @@ enum nt_counter {
 	NT_CNT_EVENTS_LOST = 1,   /* ring buffer full: event not queued (closes are still reaped from the map) */
 	NT_CNT_CTX_FULL = 2,      /* syscall context map full: a UDP peer fell back to the socket's own */
 	NT_CNT_UDP_NO_PEER = 3,   /* UDP bytes on an unconnected socket whose peer could not be read */
+	NT_CNT_DIRTY_LOST = 4,    /* `dirty` ring full: a changed entry not queued (user space reads the whole map) */
 	NT_CNT_MAX = 8,
 };
 

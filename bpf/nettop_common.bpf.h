@@ -72,6 +72,24 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
+/* Dirty tracking, so that a tick reads only the entries that changed since the last one, not the whole map.
+ * `epoch` (one __u64, mmap'd by user space) is the tick being gathered; user space advances it, then drains
+ * `dirty`. The first change of an entry in an epoch queues its key; later changes in the same epoch do not,
+ * since user space reads the entry after advancing the epoch, so it sees them all. When `dirty` is full the
+ * key is counted in NT_CNT_DIRTY_LOST instead and user space reads the whole map at its next tick. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+} epoch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} dirty SEC(".maps");
+
 /* Connections already counted as not tracked because `conns` was full, so each is counted once.
  * TCP entries are deleted when their socket is destroyed; the rest (UDP peers) age out of the LRU.
  * Size: --max-connections, at least 65536 (set at load); past that many untracked connections alive at
@@ -156,6 +174,27 @@ static __always_inline void count(__u32 idx)
 		*v += 1;
 }
 
+/* Called after every change to the entry `v` of `key`: queues the key once per epoch. The change is made
+ * first, so that user space reading the entry after it advanced the epoch either sees the change or gets
+ * the key at its next tick. */
+static __always_inline __u16 current_epoch(void)
+{
+	__u32 zero = 0;
+	__u64 *now = bpf_map_lookup_elem(&epoch, &zero);
+	return now ? (__u16)*now : 0;
+}
+
+static __always_inline void mark_dirty(const struct nt_conn_key *key, struct nt_conn_info *v)
+{
+	__u16 e = current_epoch();
+
+	if (v->dirty_epoch == e)
+		return;
+	v->dirty_epoch = e;
+	if (bpf_ringbuf_output(&dirty, (void *)key, sizeof(*key), 0))
+		count(NT_CNT_DIRTY_LOST);
+}
+
 static __always_inline bool wanted(__u16 family, __u16 proto)
 {
 	if (family != AF_INET && family != AF_INET6)
@@ -223,6 +262,7 @@ static __always_inline struct nt_conn_info *create(struct nt_conn_key *key, stru
 
 	tmpl->first_ns = now;
 	tmpl->last_ns = now;
+	tmpl->dirty_epoch = current_epoch() ^ 0x8000; /* not this epoch: the new entry's key is queued */
 	long err = bpf_map_update_elem(&conns, key, tmpl, BPF_NOEXIST);
 	if (err && err != -17 /* EEXIST: another CPU created it first */) {
 		__u8 one = 1;
@@ -230,10 +270,14 @@ static __always_inline struct nt_conn_info *create(struct nt_conn_key *key, stru
 			count(NT_CNT_MAP_FULL);
 		return NULL;
 	}
-	return bpf_map_lookup_elem(&conns, key);
+	struct nt_conn_info *v = bpf_map_lookup_elem(&conns, key);
+	if (v)
+		mark_dirty(key, v);
+	return v;
 }
 
-static __always_inline void add_io(struct nt_conn_info *v, __u64 sent, __u64 recv, bool owner)
+static __always_inline void add_io(const struct nt_conn_key *key, struct nt_conn_info *v, __u64 sent, __u64 recv,
+				   bool owner)
 {
 	if (sent)
 		__sync_fetch_and_add(&v->sent_bytes, sent);
@@ -242,6 +286,7 @@ static __always_inline void add_io(struct nt_conn_info *v, __u64 sent, __u64 rec
 	v->last_ns = bpf_ktime_get_ns();
 	if (owner)
 		set_owner(v);
+	mark_dirty(key, v);
 }
 
 /* Adds to the entry of `key`, creating it from `tmpl` (tuple, origin, owner) if it is new. */
@@ -254,7 +299,7 @@ account(struct nt_conn_key *key, struct nt_conn_info *tmpl, __u64 sent, __u64 re
 		v = create(key, tmpl);
 	if (!v)
 		return NULL;
-	add_io(v, sent, recv, owner);
+	add_io(key, v, sent, recv, owner);
 	return v;
 }
 
@@ -277,6 +322,7 @@ static __always_inline void finish_tcp(struct nt_conn_key *key, struct nt_conn_i
 	if (!e) {
 		v->closed = 1;
 		count(NT_CNT_EVENTS_LOST);
+		mark_dirty(key, v);
 		return;
 	}
 	e->kind = NT_EV_CLOSE;
@@ -418,7 +464,7 @@ static __always_inline void tcp_io(struct sock *sk, __u64 cookie, __u16 family, 
 		if (!v)
 			return;
 	}
-	add_io(v, sent, recv, true);
+	add_io(&e->key, v, sent, recv, true);
 }
 
 /* sock_send_length / sock_recv_length (tracepoint backend): every byte an application moves through a
@@ -544,6 +590,7 @@ static __always_inline void tcp_state_change(struct sock *sk, __u64 cookie, __u1
 	}
 	v->tcp_state = newstate;
 	v->last_ns = bpf_ktime_get_ns();
+	mark_dirty(&e->key, v);
 	if (newstate == TCP_CLOSE) {
 		/* Still held by the application, it may read what is queued: wait for its release (or for
 		 * tcp:tcp_destroy_sock, which comes after it). */
@@ -571,8 +618,10 @@ static __always_inline void tcp_released(struct sock *sk, __u64 cookie)
 	struct nt_conn_key key = {};
 	struct nt_conn_info *v = find_tcp(sk, cookie, &key);
 
-	if (v)
+	if (v) {
 		v->released = 1;
+		mark_dirty(&key, v);
+	}
 }
 
 /* accept() returned this child: its process owns the connection from now on. */
@@ -584,8 +633,10 @@ static __always_inline void tcp_accepted(struct sock *sk)
 	if (!sk)
 		return;
 	v = find_tcp(sk, sk_cookie(sk), &key);
-	if (v)
+	if (v) {
 		set_owner(v);
+		mark_dirty(&key, v);
+	}
 }
 
 /* tcp_v4_connect / tcp_v6_connect returned: the local port is chosen, the tuple complete. */
@@ -606,6 +657,7 @@ static __always_inline void tcp_connected(struct sock *sk, __u64 cookie, __u16 f
 	v->sport = t.sport;
 	v->dport = t.dport;
 	set_owner(v);
+	mark_dirty(&key, v);
 }
 
 /* A TCP segment (or `segs` of them) was retransmitted. */
@@ -614,8 +666,10 @@ static __always_inline void tcp_retransmitted(struct sock *sk, __u16 segs)
 	struct nt_conn_key key = {};
 	struct nt_conn_info *v = find_tcp(sk, sk_cookie(sk), &key);
 
-	if (v)
+	if (v) {
 		__sync_fetch_and_add(&v->retransmits, segs ? segs : 1);
+		mark_dirty(&key, v);
+	}
 }
 
 /* ---- stashing a kernel function's arguments from its kprobe to its kretprobe ---- */

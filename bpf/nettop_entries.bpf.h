@@ -106,6 +106,7 @@ int cg_sock_release(struct bpf_sock *ctx)
 	if (!v)
 		return 1;
 	v->released = 1;
+	mark_dirty(&key, v);
 	if (ctx->state == TCP_CLOSE)
 		finish_tcp(&key, v);
 	return 1;

@@ -209,4 +209,11 @@ static inline int nt_loopback_up(void)
 	return err;
 }
 
+/* A store no load after it, here or in a BPF program on another CPU, is ordered before: the dirty-tracking
+ * epoch (see `epoch` in nettop_common.bpf.h). Swift has no atomics in its standard library here. */
+static inline void nt_store_seq_cst(volatile __u64 *p, __u64 value)
+{
+	__atomic_store_n(p, value, __ATOMIC_SEQ_CST);
+}
+
 #endif

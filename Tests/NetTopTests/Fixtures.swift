@@ -60,6 +60,7 @@ enum Fixtures {
         stats.expiredTCP = 3
         stats.expiredUDP = 4
         stats.pollMs = 1.25
+        stats.tickMs = 2.5
         stats.udpPeerUnknown = 6
         stats.syscallContextFull = 8
         stats.conntrackResyncs = 9

@@ -126,6 +126,8 @@ enum JSONRenderer {
         out.uint(stats.expiredUDP)
         out.raw(",\"poll_ms\":")
         out.double(stats.pollMs)
+        out.raw(",\"tick_ms\":")
+        out.double(stats.tickMs)
         out.raw(",\"conntrack_resyncs\":")
         out.uint(stats.conntrackResyncs)
         out.raw(",\"conntrack_available\":")

@@ -42,6 +42,15 @@ struct ConnectionMap {
         }
     }
 
+    /// The entries of `keys` still in the map, each handed to `body` (a key that is gone was deleted by a
+    /// close, whose event says the rest). One lookup a key: for the few that changed in a tick.
+    func forEach(of keys: [nt_conn_key], _ body: (borrowing nt_conn_key, borrowing nt_conn_info) -> Void) {
+        var info = nt_conn_info()
+        for var key in keys where bpf_map_lookup_elem(fd, &key, &info) == 0 {
+            body(key, info)
+        }
+    }
+
     func delete(_ keys: [nt_conn_key]) {
         guard !keys.isEmpty else { return }
         var keys = keys
@@ -57,6 +66,14 @@ struct ConnectionMap {
 struct CounterArray {
     let fd: Int32
     let cpus: Int
+
+    /// One counter, summed over CPUs.
+    func read(_ counter: nt_counter) -> UInt64 {
+        var perCPU = [UInt64](repeating: 0, count: cpus)
+        var key = UInt32(counter.rawValue)
+        guard bpf_map_lookup_elem(fd, &key, &perCPU) == 0 else { return 0 }
+        return perCPU.reduce(0, &+)
+    }
 
     func read() -> [UInt64] {
         var totals = [UInt64](repeating: 0, count: Int(NT_CNT_MAX.rawValue))

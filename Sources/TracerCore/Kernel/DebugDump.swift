@@ -14,6 +14,8 @@ enum DebugDump {
             .uint("expired_tcp", s.expiredTCP)
             .uint("expired_udp", s.expiredUDP)
             .double("poll_ms", s.pollMs)
+            .double("tick_ms", s.tickMs)
+            .uint("whole_map_reads", s.wholeMapReads)
             .uint("udp_peer_unknown", s.udpPeerUnknown)
             .uint("syscall_context_full", s.syscallContextFull)
             .uint("conntrack_resyncs", s.conntrackResyncs)
@@ -25,7 +27,7 @@ enum DebugDump {
 
     static func maps(bpf: BPFObject, counters: [UInt64]) -> String {
         var maps: [String] = []
-        for name in ["conns", "events", "counters", "untracked", "sysctx"] {
+        for name in ["conns", "events", "dirty", "counters", "untracked", "sysctx"] {
             guard let fd = try? bpf.mapFD(name) else { continue }
             var info = bpf_map_info()
             var len = UInt32(MemoryLayout<bpf_map_info>.size)

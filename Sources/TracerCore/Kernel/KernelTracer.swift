@@ -10,6 +10,8 @@ final class KernelTracer: KernelTracing {
     private let bpf: BPFObject
     private let map: ConnectionMap
     private let ring: EventRing
+    private let dirty: DirtyKeys
+    private var readPolicy = MapReadPolicy()
     private let counters: CounterArray
     private let procFS: ProcFS
     private var table: ConnectionTable
@@ -51,6 +53,7 @@ final class KernelTracer: KernelTracing {
         map = ConnectionMap(fd: try bpf.mapFD("conns"), capacity: config.maxConnections)
         counters = CounterArray(fd: try bpf.mapFD("counters"), cpus: Int(libbpf_num_possible_cpus()))
         ring = try EventRing(fd: try bpf.mapFD("events"))
+        dirty = try DirtyKeys(epochFD: try bpf.mapFD("epoch"), ringFD: try bpf.mapFD("dirty"))
         try bpf.attachAll(cgroupPath: cgroupPath)
 
         var tableConfig = TableConfig()
@@ -80,6 +83,7 @@ final class KernelTracer: KernelTracing {
         guard !closed else { return }
         closed = true
         ring.close()
+        dirty.close()
         bpf.close()
         nat.close()
     }
@@ -100,7 +104,8 @@ final class KernelTracer: KernelTracing {
         // The connection map holds --max-connections rows. The set of connections left out when it is full
         // counts each of them once while it remembers them: at least 65,536 entries (6 MB of kernel memory),
         // more with a larger --max-connections, so the count stays exact up to that many alive at once.
-        for (name, size) in [("conns", config.maxConnections), ("untracked", max(65_536, config.maxConnections))] {
+        for (name, size) in [("conns", config.maxConnections), ("untracked", max(65_536, config.maxConnections)),
+                             ("dirty", config.dirtyRingBytes)] {
             guard let map = bpf_object__find_map_by_name(object, name) else {
                 throw NetTopError(.software, "the embedded BPF object has no '\(name)' map; rebuild nettop.")
             }
@@ -140,6 +145,37 @@ final class KernelTracer: KernelTracing {
             }
         }
 
+        // Changes from here on are queued for the next tick; the keys queued before are this tick's.
+        let lost = counters.read(NT_CNT_DIRTY_LOST)
+        dirty.advance()
+        let changedKeys = dirty.drain()
+        let now: UInt64
+        if readPolicy.readWholeMap(changed: changedKeys.count, lost: lost, tracked: table.counters.trackedCount) {
+            now = try readWholeMap(closed: closedRows, releasedUDP: releasedUDP, names: &names)
+        } else {
+            now = readChanged(changedKeys, closed: closedRows, releasedUDP: releasedUDP, names: &names)
+        }
+        stats.pollMs = Double(monotonicNow() &- started) / 1e6
+        stats.wholeMapReads = readPolicy.wholeReads
+
+        if now &- netnsNamesRefreshed > 5_000_000_000 {
+            netnsNames = procFS.netnsNames()
+            netnsNamesRefreshed = now
+        }
+        var rows = table.connections(client: client, now: now, wallClockOffsetNs: wallClockOffsetNs(), reusing: &spareRows)
+        if nat.available {
+            for i in rows.indices { rows[i].conntrack = nat.translation(for: rows[i].tuple) }
+        }
+        refreshStats()
+        stats.tickMs = Double(monotonicNow() &- started) / 1e6
+        return Snapshot(timestamp: unixNow(), backend: backendName, connections: rows, stats: stats,
+                        netnsNames: netnsNames)
+    }
+
+    /// Every entry of the map, by batch lookups: the table is handed the whole of it. Returns the time read.
+    private func readWholeMap(closed: [ConnectionSample], releasedUDP: Set<UInt64>,
+                              names: inout CommNames) throws(NetTopError) -> UInt64 {
+        var closedRows = closed
         // The last tick's rows are taken back from the table and their memory refilled: a fresh array of
         // 200k rows each tick was 35 MB more at the peak, and its pages faulted in anew every time.
         var live = table.takeLiveRows()
@@ -160,23 +196,35 @@ final class KernelTracer: KernelTracing {
         }
         let now = monotonicNow()
         map.delete(reaped)
-
         // An expired row's map key is made again from its KernelKey, which holds every byte of it: keeping
         // each live row's raw key for the rare expiry was 6 MB at 100k connections.
         map.delete(table.update(live: live, closed: closedRows, now: now).map(KernelRecord.key))
+        return now
+    }
 
-        if now &- netnsNamesRefreshed > 5_000_000_000 {
-            netnsNames = procFS.netnsNames()
-            netnsNamesRefreshed = now
+    /// Only the entries the kernel queued as changed, one lookup each; the table keeps the others as they
+    /// were. Returns the time read.
+    private func readChanged(_ keys: [nt_conn_key], closed: [ConnectionSample], releasedUDP: Set<UInt64>,
+                             names: inout CommNames) -> UInt64 {
+        var closedRows = closed
+        var changed: [ConnectionSample] = []
+        changed.reserveCapacity(keys.count)
+        var reaped: [nt_conn_key] = []
+        map.forEach(of: keys) { key, info in
+            guard let row = KernelRecord.sample(key: key, info: info, names: &names), row.kernelKey != nil else { return }
+            if info.closed != 0 {
+                closedRows.append(row)
+                reaped.append(copy key)
+            } else {
+                changed.append(row)
+            }
         }
-        var rows = table.connections(client: client, now: now, wallClockOffsetNs: wallClockOffsetNs(), reusing: &spareRows)
-        if nat.available {
-            for i in rows.indices { rows[i].conntrack = nat.translation(for: rows[i].tuple) }
-        }
-        refreshStats()
-        stats.pollMs = Double(monotonicNow() &- started) / 1e6
-        return Snapshot(timestamp: unixNow(), backend: backendName, connections: rows, stats: stats,
-                        netnsNames: netnsNames)
+        let now = monotonicNow()
+        map.delete(reaped)
+        // UDP sockets released this tick end with all their rows, which the table finds by cookie.
+        map.delete(table.apply(changed: changed, closed: closedRows, released: releasedUDP, now: now)
+            .map(KernelRecord.key))
+        return now
     }
 
     func recycle(_ rows: consuming [ConnectionStats]) {

@@ -10,17 +10,25 @@
 struct RowID: Hashable, Sendable {
     private var fingerprint: UInt64
 
+    init(key: KernelKey) {
+        fingerprint = Self.fingerprint(key)
+    }
+
     init(key kernelKey: KernelKey?, tuple: ConnectionTuple) {
         if let key = kernelKey {
-            let kind: UInt64 = key.peer == nil ? 0 : (key.peer?.family == .v4 ? 1 : 2)
-            fingerprint = Self.mix(kind, key.cookie, key.peer?.high ?? 0, key.peer?.low ?? 0, UInt64(key.peerPort), 0)
-        } else {
-            // Kinds 3 and up, so that the words of a seeded row never read as a kernel row's.
-            let kind: UInt64 = 3 | (tuple.type == .tcp ? 0 : 4) | (tuple.source.family == .v4 ? 0 : 8)
-                | (tuple.dest.family == .v4 ? 0 : 16)
-            fingerprint = Self.mix(kind, UInt64(tuple.netns) << 32 | UInt64(tuple.sport) << 16 | UInt64(tuple.dport),
-                                   tuple.source.high, tuple.source.low, tuple.dest.high, tuple.dest.low)
+            fingerprint = Self.fingerprint(key)
+            return
         }
+        // Kinds 3 and up, so that the words of a seeded row never read as a kernel row's.
+        let kind: UInt64 = 3 | (tuple.type == .tcp ? 0 : 4) | (tuple.source.family == .v4 ? 0 : 8)
+            | (tuple.dest.family == .v4 ? 0 : 16)
+        fingerprint = Self.mix(kind, UInt64(tuple.netns) << 32 | UInt64(tuple.sport) << 16 | UInt64(tuple.dport),
+                               tuple.source.high, tuple.source.low, tuple.dest.high, tuple.dest.low)
+    }
+
+    private static func fingerprint(_ key: KernelKey) -> UInt64 {
+        let kind: UInt64 = key.peer == nil ? 0 : (key.peer?.family == .v4 ? 1 : 2)
+        return mix(kind, key.cookie, key.peer?.high ?? 0, key.peer?.low ?? 0, UInt64(key.peerPort), 0)
     }
 
     /// Each word stirred in with a multiply and shifts (the finalizer of MurmurHash3's 64-bit variant), so

@@ -9,6 +9,8 @@ public struct TracerStats: Sendable, Hashable {
     public var expiredTCP: UInt64 = 0
     public var expiredUDP: UInt64 = 0
     public var pollMs: Double = 0        // duration of the last poll + state update
+    public var tickMs: Double = 0        // the last tick in all: poll, state update and the rows made for its client
+    public var wholeMapReads: UInt64 = 0 // ticks that read the whole connection map (not only changed entries)
     public var udpPeerUnknown: UInt64 = 0 // UDP bytes on unconnected sockets whose peer was unreadable
     public var syscallContextFull: UInt64 = 0
     public var conntrackResyncs: UInt64 = 0
