@@ -87,7 +87,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 22);
+	__uint(max_entries, 1 << 20);
 } dirty SEC(".maps");
 
 /* Connections already counted as not tracked because `conns` was full, so each is counted once.

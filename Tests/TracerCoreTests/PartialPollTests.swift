@@ -167,6 +167,45 @@ final class PartialPollTests: XCTestCase {
         XCTAssertGreaterThan(whole.counters.closedReceived, 0, "the run exercised closes")
     }
 
+    func testLiveRowsReorderPlacesEachRowWhereTheOrderSaysAndFindsThemByKeyAfter() {
+        var live = LiveRows()
+        live.replace(with: (0..<7).map { F.sample(tcp(UInt16(10 + $0)), cookie: UInt64($0)) })
+        live.reorder([3, 0, 6, 1, 5, 2, 4])
+        XCTAssertEqual(live.rows.map { $0.kernelKey!.cookie }, [3, 0, 6, 1, 5, 2, 4])
+        for cookie in 0..<7 {
+            XCTAssertEqual(live.position(of: F.key(UInt64(cookie))), nil, "the index is dropped until needed")
+        }
+        live.upsert(F.sample(tcp(15), cookie: 5, sent: 99))
+        XCTAssertEqual(live.position(of: F.key(5)), 4)
+        XCTAssertEqual(live.rows[4].sentBytes, 99)
+        XCTAssertEqual(live.count, 7)
+    }
+
+    /// Past 4096 rows the table moves its rows into output order when they are far from it; the rows
+    /// shown, their deltas, and later partial polls are unchanged by that.
+    func testRowsLaidOutInOutputOrderStayTheSameRowsForLaterPolls() {
+        var table = ConnectionTable(config: TableConfig())
+        let count = 6000
+        // The kernel's order: the reverse of the output order (by tuple).
+        let rows = (0..<count).reversed().map { F.sample(tcp(UInt16(1000 + $0)), cookie: UInt64($0), sent: UInt64($0), lastActivity: s) }
+        _ = table.update(live: rows, closed: [], now: s)
+        let first = table.connections(client: "ui", now: s, wallClockOffsetNs: 0)
+        XCTAssertEqual(first.map(\.tuple.sport), (0..<count).map { UInt16(1000 + $0) })
+
+        var changed: [ConnectionSample] = []
+        for c in stride(from: 0, to: count, by: 7) {
+            changed.append(F.sample(tcp(UInt16(1000 + c)), cookie: UInt64(c), sent: UInt64(c) + 5, lastActivity: 2 * s))
+        }
+        _ = table.apply(changed: changed, closed: [], released: [], now: 2 * s)
+        let second = table.connections(client: "ui", now: 2 * s, wallClockOffsetNs: 0)
+        XCTAssertEqual(second.count, count, "rows updated in place, none added")
+        XCTAssertEqual(second.map(\.tuple.sport), (0..<count).map { UInt16(1000 + $0) })
+        for (n, row) in second.enumerated() {
+            XCTAssertEqual(row.monotonicSentBytes, UInt64(n) + (n % 7 == 0 ? 5 : 0), "row \(n)")
+            XCTAssertEqual(row.lastSentBytes, n % 7 == 0 ? 5 : 0, "row \(n)")
+        }
+    }
+
     // MARK: - When a tick reads the whole map
 
     func testTheWholeMapIsReadFirstThenOnlyChangesUntilSomethingSaysOtherwise() {

@@ -17,9 +17,10 @@ public struct TracerConfig: Sendable, Hashable {
     public var conntrackBufferSize = 4096
     public var backend: Backend = .auto
     public var useBTF = true
-    /// Bytes of the kernel's ring of changed-entry keys (40 bytes a key): 4 MB holds about 100,000 keys a
-    /// tick, past which a tick reads the whole map. Smaller only in tests, to make it overflow.
-    var dirtyRingBytes = 1 << 22
+    /// Bytes of the kernel's ring of changed-entry keys (40 bytes a key): 1 MB holds about 26,000 keys a
+    /// tick, past which a tick reads the whole map (a lookup each would cost more by then). It counts twice
+    /// in nettop's RSS (the ring is mapped twice), so it is no larger. Smaller only in tests.
+    var dirtyRingBytes = 1 << 20
 
     public init() {}
 }
