@@ -44,7 +44,7 @@ enum DebugDump {
             }
             maps.append(obj.text)
         }
-        let names = ["map_full", "events_lost", "syscall_context_full", "udp_peer_unknown"]
+        let names = ["map_full", "events_lost", "syscall_context_full", "udp_peer_unknown", "dirty_lost"]
         var counterObj = JSONObject()
         for (i, name) in names.enumerated() where i < counters.count { counterObj = counterObj.uint(name, counters[i]) }
         return JSONObject().raw("maps", "[" + maps.joined(separator: ",") + "]").raw("counters", counterObj.text).text
