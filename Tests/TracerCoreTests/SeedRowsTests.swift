@@ -64,6 +64,34 @@ final class SeedRowsTests: XCTestCase {
         XCTAssertTrue(seeds.isEmpty)
         XCTAssertLessThan(seeds.rows.capacity, 100)
     }
+
+    /// With fingerprints cut to 3 bits, almost every tuple shares its fingerprint with another: the rows
+    /// are still found, inserted once and removed by their whole tuple, through every kind of removal and
+    /// rebuild, as a plain set of tuples says.
+    func testTuplesWhoseFingerprintsCollideAreStillTellApart() {
+        var seeds = SeedRows(fingerprintMask: 0x7)
+        var expected = Set<ConnectionTuple>()
+        var rng = SplitMix(seed: 0xc011_1de)
+        for round in 0..<3000 {
+            let row = seed(Int.random(in: 1...300, using: &rng))
+            switch Int.random(in: 0..<10, using: &rng) {
+            case 0..<5:
+                XCTAssertEqual(seeds.insert(row), expected.insert(row.tuple).inserted, "round \(round)")
+            case 5..<9:
+                seeds.remove(row.tuple)
+                expected.remove(row.tuple)
+            default:
+                let cut = UInt64.random(in: 1...300, using: &rng)
+                let gone = seeds.removeAll { $0.sentBytes < cut && $0.sentBytes % 3 == 0 }
+                for r in gone { XCTAssertNotNil(expected.remove(r.tuple), "round \(round)") }
+            }
+            XCTAssertEqual(seeds.count, expected.count, "round \(round)")
+        }
+        XCTAssertEqual(Set(seeds.rows.map(\.tuple)), expected)
+        for port in 1...300 {
+            XCTAssertEqual(seeds.contains(seed(port).tuple), expected.contains(seed(port).tuple), "port \(port)")
+        }
+    }
 }
 
 final class RowIDTests: XCTestCase {

@@ -26,6 +26,13 @@ struct RowID: Hashable, Sendable {
                                tuple.source.high, tuple.source.low, tuple.dest.high, tuple.dest.low)
     }
 
+    /// The same identity with only the bits of `mask` kept: for tests that need fingerprints to collide.
+    func masked(_ mask: UInt64) -> RowID {
+        var id = self
+        id.fingerprint &= mask
+        return id
+    }
+
     private static func fingerprint(_ key: KernelKey) -> UInt64 {
         let kind: UInt64 = key.peer == nil ? 0 : (key.peer?.family == .v4 ? 1 : 2)
         return mix(kind, key.cookie, key.peer?.high ?? 0, key.peer?.low ?? 0, UInt64(key.peerPort), 0)

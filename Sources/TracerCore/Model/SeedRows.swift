@@ -2,9 +2,22 @@
 /// in one array that polls read in place, found by tuple through an index beside it: kept in a dictionary
 /// of rows, 100,000 connections' seeds were copied out whole on every poll (30 MB, twice), and their
 /// storage stayed allocated after the kernel's rows had replaced them all.
+///
+/// The index holds the tuple's 64-bit fingerprint (`RowID`) and the row's place, 12 bytes an entry: keyed
+/// by the tuple itself it was 56, 29 MB at 200,000 seeds. A tuple whose fingerprint another seed already
+/// has (about one chance in 2^30 at that many) is indexed by its whole tuple in `collided`.
 struct SeedRows: Sendable {
     private(set) var rows: [ConnectionSample] = []
-    private var positions: [ConnectionTuple: Int] = [:]
+    private var positions: [RowID: Int32] = [:]
+    private var collided: [ConnectionTuple: Int32] = [:]
+    /// Bits of the fingerprint used: all of them, except in tests that make fingerprints collide.
+    private let fingerprintMask: UInt64
+
+    init(fingerprintMask: UInt64 = .max) {
+        self.fingerprintMask = fingerprintMask
+    }
+
+    private func id(_ tuple: ConnectionTuple) -> RowID { RowID(key: nil, tuple: tuple).masked(fingerprintMask) }
     /// One bit per local port that some seed has (or had: bits are cleared only when the index is rebuilt).
     /// Every live row of every poll asks whether it replaces a seed, and the host's own few idle seeds
     /// stay for good: the bit answers most of those questions without hashing a tuple.
@@ -15,7 +28,33 @@ struct SeedRows: Sendable {
     /// Room the index holds, for tests of its shrinking.
     var indexCapacity: Int { positions.capacity }
 
-    func contains(_ tuple: ConnectionTuple) -> Bool { mayHave(tuple.sport) && positions[tuple] != nil }
+    func contains(_ tuple: ConnectionTuple) -> Bool { mayHave(tuple.sport) && position(of: tuple) != nil }
+
+    private func position(of tuple: ConnectionTuple) -> Int? {
+        if let i = positions[id(tuple)], rows[Int(i)].tuple == tuple { return Int(i) }
+        if !collided.isEmpty, let i = collided[tuple] { return Int(i) }
+        return nil
+    }
+
+    /// Points the index entry of the row at `place` there.
+    private mutating func index(_ place: Int) {
+        let tuple = rows[place].tuple
+        let id = id(tuple)
+        if let i = positions[id], Int(i) != place, rows[Int(i)].tuple != tuple {
+            collided[tuple] = Int32(place)
+        } else {
+            positions[id] = Int32(place)
+        }
+    }
+
+    private mutating func unindex(_ tuple: ConnectionTuple, at place: Int) {
+        let id = id(tuple)
+        if positions[id] == Int32(place) {
+            positions.removeValue(forKey: id)
+        } else {
+            collided.removeValue(forKey: tuple)
+        }
+    }
 
     private func mayHave(_ port: UInt16) -> Bool {
         portBits.withUnsafeBufferPointer { $0[Int(port >> 6)] & (1 << UInt64(port & 63)) != 0 }
@@ -35,20 +74,22 @@ struct SeedRows: Sendable {
     /// Adds `row` unless its tuple is here already; returns whether it was added.
     @discardableResult
     mutating func insert(_ row: ConnectionSample) -> Bool {
-        guard positions[row.tuple] == nil else { return false }
-        positions[row.tuple] = rows.count
+        guard position(of: row.tuple) == nil else { return false }
         rows.append(row)
+        index(rows.count - 1)
         markPort(row.tuple.sport)
         return true
     }
 
     /// Removes the row of `tuple`, if any; the last row takes its place.
     mutating func remove(_ tuple: ConnectionTuple) {
-        guard mayHave(tuple.sport), let at = positions.removeValue(forKey: tuple) else { return }
+        guard mayHave(tuple.sport), let at = position(of: tuple) else { return }
+        unindex(tuple, at: at)
         let last = rows.count - 1
         if at != last {
+            unindex(rows[last].tuple, at: last)
             rows.swapAt(at, last)
-            positions[rows[at].tuple] = at
+            index(at)
         }
         rows.removeLast()
         shrinkIfSparse()
@@ -90,12 +131,13 @@ struct SeedRows: Sendable {
 
     private mutating func rebuildIndex() {
         positions = [:]
+        collided = [:]
         for i in portBits.indices { portBits[i] = 0 }
         guard !rows.isEmpty else { return }
         positions.reserveCapacity(rows.count)
-        for (i, row) in rows.enumerated() {
-            positions[row.tuple] = i
-            markPort(row.tuple.sport)
+        for i in rows.indices {
+            index(i)
+            markPort(rows[i].tuple.sport)
         }
     }
 }
