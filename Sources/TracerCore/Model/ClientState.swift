@@ -89,7 +89,8 @@ struct ClientState: Sendable {
             }
             ahead += 1
         }
-        unmatched.append((output, shown.id, shown.seen))
+        // On a first poll nothing can match later: nothing is kept for `endPoll`.
+        if !previous.isEmpty { unmatched.append((output, shown.id, shown.seen)) }
         return shown.seen.since(nil)
     }
 
@@ -98,10 +99,20 @@ struct ClientState: Sendable {
         var corrections: [(output: Int, delta: Delta)] = []
         if !unmatched.isEmpty {
             passedOver.append(contentsOf: cursor..<previous.count)
-            var left = [RowID: Seen](minimumCapacity: passedOver.count)
-            for i in passedOver { left[previous[i].id] = previous[i].seen }
+            // The rows passed over, sorted by identity and searched by halving: when every row moves (the
+            // tick where 200,000 seeded rows become kernel rows), a dictionary of them was 21 MB at the
+            // tick's peak, this is 3.
+            var left = passedOver.map { (id: previous[$0].id, at: Int32(truncatingIfNeeded: $0)) }
+            left.sort { $0.id < $1.id }
             for row in unmatched {
-                if let before = left[row.id] { corrections.append((row.output, row.seen.since(before))) }
+                var low = 0, high = left.count
+                while low < high {
+                    let mid = (low + high) / 2
+                    if left[mid].id < row.id { low = mid + 1 } else { high = mid }
+                }
+                if low < left.count, left[low].id == row.id {
+                    corrections.append((row.output, row.seen.since(previous[Int(left[low].at)].seen)))
+                }
             }
         }
         swap(&previous, &current)

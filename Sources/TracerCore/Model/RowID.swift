@@ -7,7 +7,7 @@
 /// per row shown (200,000 at 100k connections, where the 41 bytes of fields were 8 MB twice over) and
 /// compares it for every row of every poll. Two rows with the same fingerprint would also need the same
 /// first-seen nanosecond before one's counters were taken for the other's (`ClientState.Seen.since`).
-struct RowID: Hashable, Sendable {
+struct RowID: Hashable, Comparable, Sendable {
     private var fingerprint: UInt64
 
     init(key: KernelKey) {
@@ -25,6 +25,9 @@ struct RowID: Hashable, Sendable {
         fingerprint = Self.mix(kind, UInt64(tuple.netns) << 32 | UInt64(tuple.sport) << 16 | UInt64(tuple.dport),
                                tuple.source.high, tuple.source.low, tuple.dest.high, tuple.dest.low)
     }
+
+    /// An arbitrary but fixed order, for finding identities in a sorted list.
+    static func < (a: RowID, b: RowID) -> Bool { a.fingerprint < b.fingerprint }
 
     /// The same identity with only the bits of `mask` kept: for tests that need fingerprints to collide.
     func masked(_ mask: UInt64) -> RowID {
