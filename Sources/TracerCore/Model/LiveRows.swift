@@ -77,24 +77,7 @@ struct LiveRows: Sendable {
     /// Puts the rows in the order `order` gives (a permutation of their positions: the row now at
     /// `order[k]` moves to `k`), in place, each row moved once. The index is built again when next needed.
     mutating func reorder(_ order: [Int32]) {
-        precondition(order.count == rows.count, "a permutation of every row")
-        var placed = [Bool](repeating: false, count: rows.count)
-        rows.withUnsafeMutableBufferPointer { rows in
-            for start in rows.indices where !placed[start] {
-                let first = rows[start]
-                var k = start
-                while true {
-                    placed[k] = true
-                    let from = Int(order[k])
-                    if from == start {
-                        rows[k] = first
-                        break
-                    }
-                    rows[k] = rows[from]
-                    k = from
-                }
-            }
-        }
+        rows.rearrange(by: order)
         dropIndex()
     }
 
