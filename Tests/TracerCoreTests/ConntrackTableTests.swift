@@ -225,4 +225,28 @@ final class ConntrackTableTests: XCTestCase {
         XCTAssertNil(table.translation(for: ModelFixtures.tuple(.udp, netns: client, "0.0.0.0", 5000, "198.18.0.1", 80)))
         XCTAssertTrue(table.isEmpty, "the wildcard entries go with the flow")
     }
+
+    /// Lookups skip ports no NAT flow has; a port stays known while any of its flows is, and comes back.
+    func testAPortAnswersWhileAnyOfItsFlowsLivesAndAgainWhenOneReturns() {
+        var table = ConntrackTable(destroyedCapacity: 0)
+        let tcpEnd = clientEnd(netns: client, sport: 6000)
+        let udpEnd = clientEnd(.udp, netns: client, sport: 6000)
+        table.apply([ConntrackEvent(.new, dnat(sport: 6000)), ConntrackEvent(.new, dnat(.udp, sport: 6000))], netns: router)
+        XCTAssertNotNil(table.translation(for: tcpEnd))
+        XCTAssertNotNil(table.translation(for: udpEnd))
+        XCTAssertNil(table.translation(for: clientEnd(netns: client, sport: 6001)))
+
+        table.apply([ConntrackEvent(.destroy, dnat(sport: 6000))], netns: router)
+        table.beginTick()
+        XCTAssertNil(table.translation(for: tcpEnd))
+        XCTAssertNotNil(table.translation(for: udpEnd), "the other flow on the port still answers")
+
+        table.apply([ConntrackEvent(.destroy, dnat(.udp, sport: 6000))], netns: router)
+        table.beginTick()
+        XCTAssertNil(table.translation(for: udpEnd))
+        XCTAssertTrue(table.isEmpty)
+
+        table.apply([ConntrackEvent(.new, dnat(sport: 6000))], netns: router)
+        XCTAssertNotNil(table.translation(for: tcpEnd), "a new flow on the port is found")
+    }
 }

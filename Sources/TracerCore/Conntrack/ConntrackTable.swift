@@ -100,6 +100,9 @@ public struct ConntrackTable: Sendable {
 
     private var live: [UInt32: [FlowKey: LiveFlow]] = [:]
     private var index: [LookupKey: Candidates] = [:]
+    /// How many keys of `index` have each local port: every row of every tick is looked up, and on most
+    /// hosts few ports have a NAT flow at all, so most lookups end here without hashing an address.
+    private var keysByPort = [UInt32](repeating: 0, count: 65_536)
     /// Oldest first; `destroyedHead` is the first entry still in use.
     private var destroyed: [DestroyedFlow] = []
     private var destroyedHead = 0
@@ -121,7 +124,7 @@ public struct ConntrackTable: Sendable {
 
     /// The translation of a socket end: from its own namespace if that one has it, else from any other.
     public func translation(for tuple: ConnectionTuple) -> IPTranslation? {
-        guard let candidates = index[LookupKey(tuple)] else { return nil }
+        guard keysByPort[Int(tuple.sport)] != 0, let candidates = index[LookupKey(tuple)] else { return nil }
         switch candidates {
         case .one(let c):
             return c.translation
@@ -260,7 +263,9 @@ public struct ConntrackTable: Sendable {
 
     private mutating func add(_ key: LookupKey, _ candidate: Candidate) {
         switch index[key] {
-        case nil: index[key] = .one(candidate)
+        case nil:
+            index[key] = .one(candidate)
+            keysByPort[Int(key.lport)] += 1
         case .one(let c): index[key] = .many([c, candidate])
         case .many(var cs):
             index[key] = nil  // keep the array uniquely referenced while it grows
@@ -277,11 +282,21 @@ public struct ConntrackTable: Sendable {
     private mutating func remove(_ key: LookupKey, id: UInt64) {
         switch index[key] {
         case nil: return
-        case .one(let c): if c.id == id { index[key] = nil }
+        case .one(let c):
+            if c.id == id {
+                index[key] = nil
+                keysByPort[Int(key.lport)] -= 1
+            }
         case .many(var cs):
             index[key] = nil
             cs.removeAll { $0.id == id }
-            if cs.count == 1 { index[key] = .one(cs[0]) } else if !cs.isEmpty { index[key] = .many(cs) }
+            if cs.count == 1 {
+                index[key] = .one(cs[0])
+            } else if !cs.isEmpty {
+                index[key] = .many(cs)
+            } else {
+                keysByPort[Int(key.lport)] -= 1
+            }
         }
     }
 }
