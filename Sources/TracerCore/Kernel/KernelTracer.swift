@@ -185,14 +185,7 @@ final class KernelTracer: KernelTracing {
         live.reserveCapacity(table.counters.trackedCount)
         var reaped: [nt_conn_key] = []
         try map.forEach { key, info in
-            guard let row = KernelRecord.sample(key: key, info: info, names: &names), row.kernelKey != nil else { return }
-            if info.closed != 0 || (!releasedUDP.isEmpty && releasedUDP.contains(key.cookie)) {
-                // Closed while the ring buffer was full, or a UDP socket the application released.
-                closedRows.append(row)
-                reaped.append(copy key)
-            } else {
-                live.append(row)
-            }
+            Self.file(key, info, released: releasedUDP, names: &names, live: &live, closed: &closedRows, reaped: &reaped)
         }
         let now = monotonicNow()
         map.delete(reaped)
@@ -211,13 +204,7 @@ final class KernelTracer: KernelTracing {
         changed.reserveCapacity(keys.count)
         var reaped: [nt_conn_key] = []
         map.forEach(of: keys) { key, info in
-            guard let row = KernelRecord.sample(key: key, info: info, names: &names), row.kernelKey != nil else { return }
-            if info.closed != 0 {
-                closedRows.append(row)
-                reaped.append(copy key)
-            } else {
-                changed.append(row)
-            }
+            Self.file(key, info, released: [], names: &names, live: &changed, closed: &closedRows, reaped: &reaped)
         }
         let now = monotonicNow()
         map.delete(reaped)
@@ -225,6 +212,21 @@ final class KernelTracer: KernelTracing {
         map.delete(table.apply(changed: changed, closed: closedRows, released: releasedUDP, now: now)
             .map(KernelRecord.key))
         return now
+    }
+
+    /// One map entry into the rows read: one the kernel marked closed (its close event did not fit the
+    /// ring), or of a UDP socket in `released`, ends here, and its key is reaped.
+    private static func file(_ key: borrowing nt_conn_key, _ info: borrowing nt_conn_info, released: Set<UInt64>,
+                             names: inout CommNames, live: inout [ConnectionSample], closed: inout [ConnectionSample],
+                             reaped: inout [nt_conn_key]) {
+        guard let row = KernelRecord.sample(key: key, info: info, names: &names), row.kernelKey != nil else { return }
+        let cookie = key.cookie
+        if info.closed != 0 || (!released.isEmpty && released.contains(cookie)) {
+            closed.append(row)
+            reaped.append(copy key)
+        } else {
+            live.append(row)
+        }
     }
 
     func recycle(_ rows: consuming [ConnectionStats]) {
