@@ -219,14 +219,14 @@ final class PartialPollTests: XCTestCase {
         XCTAssertEqual(policy.wholeReads, 3)
     }
 
-    func testTheWholeMapIsReadAgainAfterTheSafetyInterval() {
+    func testQuietTicksNeverReadTheWholeMapButSweepAThirtiethOfIt() {
         var policy = MapReadPolicy()
         XCTAssertTrue(policy.readWholeMap(changed: 0, lost: 0, tracked: 10))
-        var partial = 0
-        while !policy.readWholeMap(changed: 0, lost: 0, tracked: 10) {
-            partial += 1
-            XCTAssertLessThan(partial, 1000)
+        for tick in 0..<1000 {
+            XCTAssertFalse(policy.readWholeMap(changed: 5, lost: 0, tracked: 200_000), "tick \(tick)")
         }
-        XCTAssertEqual(partial, MapReadPolicy.safetyInterval - 1)
+        XCTAssertEqual(policy.wholeReads, 1)
+        XCTAssertEqual(MapReadPolicy.sweepEntries(tracked: 200_000), 6666)
+        XCTAssertEqual(MapReadPolicy.sweepEntries(tracked: 300), 1024, "at least a batch")
     }
 }

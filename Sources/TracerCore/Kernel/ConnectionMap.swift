@@ -1,8 +1,9 @@
 import CBPF
 import Glibc
 
-/// The `conns` hash map seen from user space: dumped whole each tick with batch lookups (a few ms for
-/// tens of thousands of entries), entries deleted when they expire or were left marked closed.
+/// The `conns` hash map seen from user space: read whole with batch lookups when needed, otherwise a
+/// piece of it each tick (`MapScan`) and the entries the kernel queued as changed; entries deleted when they
+/// expire or were left marked closed.
 struct ConnectionMap {
     let fd: Int32
     let capacity: Int
@@ -11,35 +12,8 @@ struct ConnectionMap {
     /// is held (at 200,000 entries that copy was 30 MB, made and freed every tick). The kernel's hash map
     /// may change under us; an entry is at worst seen in this tick or the next one.
     func forEach(_ body: (borrowing nt_conn_key, borrowing nt_conn_info) -> Void) throws(NetTopError) {
-        var chunk = min(max(capacity, 64), 8192)
-        var keys = [nt_conn_key](repeating: nt_conn_key(), count: chunk)
-        var values = [nt_conn_info](repeating: nt_conn_info(), count: chunk)
-        var inBatch = [UInt8](repeating: 0, count: 64), outBatch = [UInt8](repeating: 0, count: 64)
-        var first = true
-        while true {
-            var count = UInt32(chunk)
-            let ret = inBatch.withUnsafeMutableBytes { inPtr in
-                nt_lookup_batch(fd, first ? nil : inPtr.baseAddress, &outBatch, &keys, &values, &count)
-            }
-            if ret != 0 && ret != -ENOENT {
-                if ret == -ENOSPC, chunk < capacity * 2 {
-                    // A hash bucket larger than the chunk: retry the same batch with more room.
-                    chunk *= 2
-                    keys = [nt_conn_key](repeating: nt_conn_key(), count: chunk)
-                    values = [nt_conn_info](repeating: nt_conn_info(), count: chunk)
-                    continue
-                }
-                throw NetTopError(.software, "reading the connection map failed: \(errnoText(-ret)).")
-            }
-            keys.withUnsafeBufferPointer { k in
-                values.withUnsafeBufferPointer { v in
-                    for i in 0..<Int(count) { body(k[i], v[i]) }
-                }
-            }
-            if ret == -ENOENT { break }
-            inBatch = outBatch
-            first = false
-        }
+        var scan = MapScan()
+        while try !scan.next(in: self, entries: 8192, body) {}
     }
 
     /// The entries of `keys` still in the map, each handed to `body` (a key that is gone was deleted by a
@@ -58,6 +32,55 @@ struct ConnectionMap {
         if nt_delete_batch(fd, &keys, &count) != 0 {
             // Some were gone already (deleted by the kernel on close): fall back to one by one.
             for var key in keys { _ = bpf_map_delete_elem(fd, &key) }
+        }
+    }
+}
+
+/// A walk through the connection map in batch lookups that can stop after any batch and go on from there
+/// at a later tick: the kernel's batch token names a hash bucket, which stays valid while entries come
+/// and go. Owns its buffers, so a walk spread over many ticks allocates them once.
+struct MapScan {
+    private var token = [UInt8](repeating: 0, count: 64)
+    private var atStart = true
+    private var keys: [nt_conn_key] = []
+    private var values: [nt_conn_info] = []
+
+    /// Reads the next batch of about `entries` entries (whole hash buckets) into `body`. Returns true when
+    /// the batch reached the end of the map; the next call starts again from its beginning.
+    mutating func next(in map: ConnectionMap, entries: Int,
+                       _ body: (borrowing nt_conn_key, borrowing nt_conn_info) -> Void) throws(NetTopError) -> Bool {
+        var chunk = min(max(entries, 64), max(map.capacity, 64))
+        while true {
+            if keys.count < chunk {
+                keys = [nt_conn_key](repeating: nt_conn_key(), count: chunk)
+                values = [nt_conn_info](repeating: nt_conn_info(), count: chunk)
+            }
+            var count = UInt32(chunk)
+            var outBatch = [UInt8](repeating: 0, count: 64)
+            let start = atStart
+            let ret = token.withUnsafeMutableBytes { inPtr in
+                nt_lookup_batch(map.fd, start ? nil : inPtr.baseAddress, &outBatch, &keys, &values, &count)
+            }
+            if ret != 0 && ret != -ENOENT {
+                if ret == -ENOSPC, chunk < map.capacity * 2 {
+                    // A hash bucket larger than the chunk: the same batch again with more room.
+                    chunk *= 2
+                    continue
+                }
+                throw NetTopError(.software, "reading the connection map failed: \(errnoText(-ret)).")
+            }
+            keys.withUnsafeBufferPointer { k in
+                values.withUnsafeBufferPointer { v in
+                    for i in 0..<Int(count) { body(k[i], v[i]) }
+                }
+            }
+            if ret == -ENOENT {
+                atStart = true
+                return true
+            }
+            token = outBatch
+            atStart = false
+            return false
         }
     }
 }

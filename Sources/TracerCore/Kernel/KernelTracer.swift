@@ -12,6 +12,8 @@ final class KernelTracer: KernelTracing {
     private let ring: EventRing
     private let dirty: DirtyKeys
     private var readPolicy = MapReadPolicy()
+    /// The piece-by-piece walk through the whole map that ticks reading only changes also make.
+    private var sweep = MapScan()
     private let counters: CounterArray
     private let procFS: ProcFS
     private var table: ConnectionTable
@@ -153,7 +155,7 @@ final class KernelTracer: KernelTracing {
         if readPolicy.readWholeMap(changed: changedKeys.count, lost: lost, tracked: table.counters.trackedCount) {
             now = try readWholeMap(closed: closedRows, releasedUDP: releasedUDP, names: &names)
         } else {
-            now = readChanged(changedKeys, closed: closedRows, releasedUDP: releasedUDP, names: &names)
+            now = try readChanged(changedKeys, closed: closedRows, releasedUDP: releasedUDP, names: &names)
         }
         stats.pollMs = Double(monotonicNow() &- started) / 1e6
         stats.wholeMapReads = readPolicy.wholeReads
@@ -195,15 +197,18 @@ final class KernelTracer: KernelTracing {
         return now
     }
 
-    /// Only the entries the kernel queued as changed, one lookup each; the table keeps the others as they
-    /// were. Returns the time read.
+    /// The entries the kernel queued as changed, one lookup each, and the next piece of the sweep through
+    /// the whole map; the table keeps the other rows as they were. Returns the time read.
     private func readChanged(_ keys: [nt_conn_key], closed: [ConnectionSample], releasedUDP: Set<UInt64>,
-                             names: inout CommNames) -> UInt64 {
+                             names: inout CommNames) throws(NetTopError) -> UInt64 {
         var closedRows = closed
         var changed: [ConnectionSample] = []
         changed.reserveCapacity(keys.count)
         var reaped: [nt_conn_key] = []
         map.forEach(of: keys) { key, info in
+            Self.file(key, info, released: [], names: &names, live: &changed, closed: &closedRows, reaped: &reaped)
+        }
+        _ = try sweep.next(in: map, entries: MapReadPolicy.sweepEntries(tracked: table.counters.trackedCount)) { key, info in
             Self.file(key, info, released: [], names: &names, live: &changed, closed: &closedRows, reaped: &reaped)
         }
         let now = monotonicNow()
