@@ -101,6 +101,16 @@ final class PartialPollTests: XCTestCase {
         XCTAssertEqual(rows.map(\.monotonicSentBytes), [6])
     }
 
+    func testAClosedEntryReadTwiceInOnePollEndsOnce() {
+        var table = ConnectionTable()
+        _ = table.update(live: [F.sample(tcp(1), cookie: 1, sent: 1, lastActivity: s)], closed: [], now: s)
+        let closed = F.sample(tcp(1), cookie: 1, sent: 9, lastActivity: 2 * s)
+        _ = table.apply(changed: [], closed: [closed, closed], released: [], now: 2 * s)
+        let rows = table.connections(client: "ui", now: 2 * s, wallClockOffsetNs: 0)
+        XCTAssertEqual(rows.map(\.closed), [true])
+        XCTAssertEqual(table.counters.closedReceived, 1)
+    }
+
     func testASeedIsReplacedByTheKernelRowAPartialPollBrings() {
         var table = ConnectionTable()
         table.seed([F.sample(tcp(1), cookie: nil)], now: s)

@@ -160,12 +160,13 @@ public struct ConnectionTable: Sendable {
         return deleted
     }
 
-    /// Closed rows into the buffer (and out of the seeds); their kernel keys.
+    /// Closed rows into the buffer (and out of the seeds); their kernel keys. A kernel entry read twice in
+    /// one poll (its key queued by two processors at once, or queued and also met by the sweep) ends once.
     private mutating func receive(ended: [ConnectionSample]) -> Set<KernelKey> {
-        totals.closedReceived += UInt64(ended.count)
         var endedKeys = Set<KernelKey>(minimumCapacity: ended.count)
         for row in ended {
-            if let key = row.kernelKey { endedKeys.insert(key) }
+            if let key = row.kernelKey, !endedKeys.insert(key).inserted { continue }
+            totals.closedReceived += 1
             // A seeded connection the kernel never counted still reports its close.
             seeds.remove(row.tuple)
             totals.closedBufferDrops += UInt64(closed.append(row))
