@@ -111,6 +111,19 @@ final class PartialPollTests: XCTestCase {
         XCTAssertEqual(table.counters.closedReceived, 1)
     }
 
+    /// Two connections one after the other under one key (a socket address the kernel reused) that both
+    /// close within a poll are two closed rows.
+    func testTwoConnectionsClosingUnderOneReusedKeyInOnePollAreBothShown() {
+        var table = ConnectionTable()
+        _ = table.update(live: [], closed: [], now: s)
+        let first = F.sample(tcp(1), cookie: 7, sent: 10, firstSeen: s, lastActivity: s)
+        let second = F.sample(tcp(2), cookie: 7, sent: 20, firstSeen: s + 1000, lastActivity: s + 2000)
+        _ = table.apply(changed: [], closed: [first, second], released: [], now: 2 * s)
+        let rows = table.connections(client: "ui", now: 2 * s, wallClockOffsetNs: 0)
+        XCTAssertEqual(rows.filter(\.closed).map(\.monotonicSentBytes).sorted(), [10, 20])
+        XCTAssertEqual(table.counters.closedReceived, 2)
+    }
+
     func testASeedIsReplacedByTheKernelRowAPartialPollBrings() {
         var table = ConnectionTable()
         table.seed([F.sample(tcp(1), cookie: nil)], now: s)

@@ -161,11 +161,22 @@ public struct ConnectionTable: Sendable {
     }
 
     /// Closed rows into the buffer (and out of the seeds); their kernel keys. A kernel entry read twice in
-    /// one poll (its key queued by two processors at once, or queued and also met by the sweep) ends once.
+    /// one poll (its key queued by two processors at once, or queued and also met by the sweep) ends once:
+    /// the same key and the same start. A key alone is not enough: sockets keyed by their address (where
+    /// the hook cannot read a cookie) reuse it, and 1,000 short connections in a row can close under one
+    /// key within a tick.
     private mutating func receive(ended: [ConnectionSample]) -> Set<KernelKey> {
+        struct Ended: Hashable {
+            var key: KernelKey
+            var firstSeen: UInt64
+        }
         var endedKeys = Set<KernelKey>(minimumCapacity: ended.count)
+        var seen = Set<Ended>()
         for row in ended {
-            if let key = row.kernelKey, !endedKeys.insert(key).inserted { continue }
+            if let key = row.kernelKey {
+                if !seen.insert(Ended(key: key, firstSeen: row.firstSeen)).inserted { continue }
+                endedKeys.insert(key)
+            }
             totals.closedReceived += 1
             // A seeded connection the kernel never counted still reports its close.
             seeds.remove(row.tuple)
