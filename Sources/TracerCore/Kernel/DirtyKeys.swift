@@ -8,37 +8,27 @@ final class DirtyKeys {
     private let epoch: UnsafeMutablePointer<UInt64>
     private let mapping: UnsafeMutableRawPointer
     private let mappingSize: Int
-    private var ring: OpaquePointer?
-    fileprivate var pending: [nt_conn_key] = []
+    private let ring: BPFRing<nt_conn_key>
 
     init(epochFD: Int32, ringFD: Int32) throws(NetTopError) {
         mappingSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         guard let raw = mmap(nil, mappingSize, PROT_READ | PROT_WRITE, MAP_SHARED, epochFD, 0), raw != MAP_FAILED else {
             throw NetTopError(.software, "the BPF epoch map could not be mapped: \(errnoText(errno)); Linux 5.8 or later is needed.")
         }
+        do {
+            ring = try BPFRing(fd: ringFD, name: "dirty-key")
+        } catch {
+            munmap(raw, mappingSize)
+            throw error
+        }
         mapping = raw
         epoch = raw.bindMemory(to: UInt64.self, capacity: 1)
-        let context = Unmanaged.passUnretained(self).toOpaque()
-        ring = ring_buffer__new(ringFD, { ctx, data, size in
-            guard let ctx, let data, size >= MemoryLayout<nt_conn_key>.size else { return 0 }
-            let keys = Unmanaged<DirtyKeys>.fromOpaque(ctx).takeUnretainedValue()
-            keys.pending.append(data.loadUnaligned(as: nt_conn_key.self))
-            return 0
-        }, context, nil)
-        if ring == nil {
-            munmap(mapping, mappingSize)
-            throw NetTopError(.software, "the BPF dirty-key ring buffer could not be opened: \(errnoText(errno)).")
-        }
     }
 
-    deinit {
-        close()
-        munmap(mapping, mappingSize)
-    }
+    deinit { munmap(mapping, mappingSize) }
 
     func close() {
-        if let ring { ring_buffer__free(ring) }
-        ring = nil
+        ring.close()
     }
 
     /// Starts a new epoch: a change from now on queues its entry's key again.
@@ -48,9 +38,6 @@ final class DirtyKeys {
 
     /// The keys queued since the last drain (an entry may appear twice when two CPUs changed it at once).
     func drain() -> [nt_conn_key] {
-        guard let ring else { return [] }
-        _ = ring_buffer__consume(ring)
-        defer { pending.removeAll(keepingCapacity: true) }
-        return pending
+        ring.drain()
     }
 }

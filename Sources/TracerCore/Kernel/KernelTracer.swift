@@ -9,7 +9,7 @@ final class KernelTracer: KernelTracing {
     private let config: TracerConfig
     private let bpf: BPFObject
     private let map: ConnectionMap
-    private let ring: EventRing
+    private let ring: BPFRing<nt_event>
     private let dirty: DirtyKeys
     private var readPolicy = MapReadPolicy()
     /// The piece-by-piece walk through the whole map that ticks reading only changes also make.
@@ -54,7 +54,7 @@ final class KernelTracer: KernelTracing {
         }
         map = ConnectionMap(fd: try bpf.mapFD("conns"), capacity: config.maxConnections)
         counters = CounterArray(fd: try bpf.mapFD("counters"), cpus: Int(libbpf_num_possible_cpus()))
-        ring = try EventRing(fd: try bpf.mapFD("events"))
+        ring = try BPFRing(fd: try bpf.mapFD("events"), name: "events")
         dirty = try DirtyKeys(epochFD: try bpf.mapFD("epoch"), ringFD: try bpf.mapFD("dirty"))
         try bpf.attachAll(cgroupPath: cgroupPath)
 
