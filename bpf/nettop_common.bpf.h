@@ -177,9 +177,7 @@ static __always_inline void count(__u32 idx)
 		*v += 1;
 }
 
-/* Called after every change to the entry `v` of `key`: queues the key once per epoch. The change is made
- * first, so that user space reading the entry after it advanced the epoch either sees the change or gets
- * the key at its next tick. */
+/* The low bits of the epoch user space is gathering. */
 static __always_inline __u16 current_epoch(void)
 {
 	__u32 zero = 0;
@@ -187,6 +185,9 @@ static __always_inline __u16 current_epoch(void)
 	return now ? (__u16)*now : 0;
 }
 
+/* Called after every change to the entry `v` of `key`: queues the key once per epoch. The change is made
+ * first, so that user space reading the entry after it advanced the epoch either sees the change or gets
+ * the key at its next tick. */
 static __always_inline void mark_dirty(const struct nt_conn_key *key, struct nt_conn_info *v)
 {
 	__u16 e = current_epoch();

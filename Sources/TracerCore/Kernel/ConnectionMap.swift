@@ -98,15 +98,8 @@ struct CounterArray {
         return perCPU.reduce(0, &+)
     }
 
+    /// Every counter, by index.
     func read() -> [UInt64] {
-        var totals = [UInt64](repeating: 0, count: Int(NT_CNT_MAX.rawValue))
-        var perCPU = [UInt64](repeating: 0, count: cpus)
-        for i in 0..<totals.count {
-            var key = UInt32(i)
-            if bpf_map_lookup_elem(fd, &key, &perCPU) == 0 {
-                totals[i] = perCPU.reduce(0, &+)
-            }
-        }
-        return totals
+        (0..<NT_CNT_MAX.rawValue).map { read(nt_counter(rawValue: $0)) }
     }
 }

@@ -59,8 +59,9 @@ struct LiveRows: Sendable {
         guard !positions.isEmpty else { return }
         buildIndex()
         for i in positions.reversed() {
-            if let key = rows[i].kernelKey, index[RowID(key: key)] == Int32(i) {
-                index.removeValue(forKey: RowID(key: key))
+            if let key = rows[i].kernelKey {
+                let id = RowID(key: key)
+                if index[id] == Int32(i) { index.removeValue(forKey: id) }
             }
             let last = rows.count - 1
             if i != last {
