@@ -88,26 +88,30 @@ static __always_inline __u16 skb_segs(void *skb)
 
 /* ---- tracepoint backend: tp_btf ---- */
 
+/* A tp_btf argument is a typed kernel pointer: its fields are read with plain (CO-RE relocated) loads,
+ * which the verifier makes fault-safe, rather than a helper call each as BPF_CORE_READ does. These run
+ * for every send, receive and TCP state change on the host. */
+
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(tp_sock_send_length, struct sock *sk, int ret, int flags)
 {
-	return handle_io(sk, bpf_get_socket_cookie(sk), sk_family(sk), BPF_CORE_READ(sk, sk_protocol), ret,
-			 flags, true);
+	return handle_io(sk, bpf_get_socket_cookie(sk), sk->__sk_common.skc_family, sk->sk_protocol, ret, flags,
+			 true);
 }
 
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(tp_sock_recv_length, struct sock *sk, int ret, int flags)
 {
-	return handle_io(sk, bpf_get_socket_cookie(sk), sk_family(sk), BPF_CORE_READ(sk, sk_protocol), ret,
-			 flags, false);
+	return handle_io(sk, bpf_get_socket_cookie(sk), sk->__sk_common.skc_family, sk->sk_protocol, ret, flags,
+			 false);
 }
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tp_inet_sock_set_state, struct sock *sk, int oldstate, int newstate)
 {
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	tcp_state_change(sk, bpf_get_socket_cookie(sk), sk_family(sk), oldstate, newstate);
+	tcp_state_change(sk, bpf_get_socket_cookie(sk), sk->__sk_common.skc_family, oldstate, newstate);
 	return 0;
 }
 

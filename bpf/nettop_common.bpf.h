@@ -130,6 +130,24 @@ struct {
 	__type(value, struct sys_ctx);
 } sysctx SEC(".maps");
 
+/* Per thread, the peer of the UDP datagram being sent or received (tracepoint backend with a cgroup v2
+ * hierarchy): the cgroup sendmsg4/6 and recvmsg4/6 hooks, inside udp_sendmsg/udp_recvmsg, leave it here
+ * and sock:sock_send_length / sock_recv_length, when that call returns, take it. Key: pid_tgid. An entry
+ * is written in place after the thread's first datagram; LRU, so exited threads' entries make room. */
+struct udp_peer {
+	__u64 cookie;          /* the socket it belongs to; 0 once taken */
+	__u8 addr[16];         /* network order, v4 in the first 4 bytes */
+	__u16 port;            /* host order */
+	__u16 _pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct udp_peer);
+} peers SEC(".maps");
+
 /* Per thread, the arguments of a kernel function in progress, from its kprobe to its kretprobe (kprobe
  * backend). Key: pid_tgid. Created at entry, deleted at return (a lost return is overwritten by the
  * thread's next call). */
@@ -471,18 +489,83 @@ static __always_inline void tcp_io(struct sock *sk, __u64 cookie, __u16 family, 
 	add_io(&e->key, v, sent, recv, true);
 }
 
+/* The peer the cgroup hooks left for this thread's datagram on socket `cookie`, taken into `key`;
+ * false if there is none (a connected socket's send, a receive that asked for no address). Taken even
+ * when the call failed, so that it is never used for a later datagram. */
+static __always_inline bool take_peer(__u64 cookie, struct nt_conn_key *key)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct udp_peer *p = bpf_map_lookup_elem(&peers, &id);
+
+	if (!p || !cookie || p->cookie != cookie)
+		return false;
+	p->cookie = 0;
+	__builtin_memcpy(key->peer_addr, p->addr, 16);
+	key->peer_port = p->port;
+	return true;
+}
+
+/* A UDP datagram of `bytes` moved through `sk` to or from the peer in `key` (`has_peer`), else the
+ * socket's own peer. The socket is read only when the entry is new, or for a connected socket's peer. */
+static __always_inline void udp_io(struct sock *sk, __u16 family, struct nt_conn_key *key, bool has_peer,
+				   __u64 bytes, bool send)
+{
+	struct nt_conn_info *v = NULL;
+	struct nt_event *e;
+
+	if (has_peer)
+		v = bpf_map_lookup_elem(&conns, key);
+	if (!v) {
+		e = scratch_event();
+		if (!e)
+			return;
+		e->key = *key;
+		read_sock(sk, family, IPPROTO_UDP, &e->info);
+		e->info.origin = udp_origin(sk, &e->info);
+		if (has_peer) {
+			__builtin_memcpy(e->info.daddr, key->peer_addr, 16);
+			e->info.dport = key->peer_port;
+		} else if (!sock_peer(&e->key, &e->info)) {
+			count(NT_CNT_UDP_NO_PEER);
+		}
+		v = bpf_map_lookup_elem(&conns, &e->key);
+		if (!v)
+			v = create(&e->key, &e->info);
+		if (!v)
+			return;
+		key = &e->key;
+	}
+	add_io(key, v, send ? bytes : 0, send ? 0 : bytes, true);
+}
+
 /* sock_send_length / sock_recv_length (tracepoint backend): every byte an application moves through a
- * socket; a UDP datagram's peer comes from the syscall in progress (sys_ctx). */
+ * socket. A UDP datagram's peer comes from the cgroup hooks (settings.peer_hooks), or without a cgroup
+ * v2 hierarchy from the syscall in progress (sys_ctx). */
 static __always_inline int handle_io(struct sock *sk, __u64 cookie, __u16 family, __u16 proto, int ret,
 				     int flags, bool send)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct sys_ctx *c;
+	struct nt_conn_key key = {};
+	struct sys_ctx *c = NULL;
 	struct nt_event *e;
 	__u32 index = 0;
 
 	if (!wanted(family, proto))
 		return 0;
+	if (settings.peer_hooks) {
+		bool has_peer = proto == IPPROTO_UDP && take_peer(cookie, &key);
+
+		if (ret <= 0 || (!send && (flags & MSG_PEEK)))
+			return 0;
+		if (proto == IPPROTO_TCP) {
+			tcp_io(sk, cookie, family, send ? ret : 0, send ? 0 : ret);
+			return 0;
+		}
+		key.cookie = cookie ? cookie : (__u64)sk;
+		udp_io(sk, family, &key, has_peer, ret, send);
+		return 0;
+	}
+
+	__u64 id = bpf_get_current_pid_tgid();
 	c = bpf_map_lookup_elem(&sysctx, &id);
 	if (c) {
 		bool is_send = c->kind <= SYS_SENDMMSG;
@@ -545,29 +628,34 @@ static __always_inline void udp_msg_io(struct sock *sk, __u64 key, __u16 family,
 static __always_inline void tcp_state_change(struct sock *sk, __u64 cookie, __u16 family, int oldstate,
 					     int newstate)
 {
+	struct nt_conn_key key = {};
 	struct nt_conn_info *v;
 	struct nt_event *e;
 
 	if (!wanted(family, IPPROTO_TCP))
 		return;
-	e = scratch_event();
-	if (!e)
-		return;
 
 	if (newstate == TCP_LISTEN || oldstate == TCP_LISTEN) {
+		e = scratch_event();
+		if (!e)
+			return;
 		read_sock(sk, family, IPPROTO_TCP, &e->info);
 		e->info.tcp_state = newstate;
 		emit_simple(newstate == TCP_LISTEN ? NT_EV_LISTEN : NT_EV_UNLISTEN, 0, &e->info);
 		return;
 	}
 
-	v = find_tcp(sk, cookie, &e->key);
+	v = find_tcp(sk, cookie, &key);
 	if (newstate == TCP_SYN_SENT || (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED)) {
 		if (v) {
 			/* Left by an earlier socket at this address whose end was missed: close it first. */
-			finish_tcp(&e->key, v);
-			e->key.cookie = cookie ? cookie : (__u64)sk;
+			finish_tcp(&key, v);
+			key.cookie = cookie ? cookie : (__u64)sk;
 		}
+		e = scratch_event();
+		if (!e)
+			return;
+		e->key = key;
 		read_sock(sk, family, IPPROTO_TCP, &e->info);
 		e->info.tcp_state = newstate;
 		if (newstate == TCP_SYN_SENT) {
@@ -586,20 +674,22 @@ static __always_inline void tcp_state_change(struct sock *sk, __u64 cookie, __u1
 	/* The tuple is complete once connected (the local port is chosen after SYN_SENT); from CLOSE on
 	 * the kernel may already have released the port, so it is not read again after that. */
 	if (newstate == TCP_ESTABLISHED) {
-		read_sock(sk, family, IPPROTO_TCP, &e->info);
-		__builtin_memcpy(v->saddr, e->info.saddr, 16);
-		__builtin_memcpy(v->daddr, e->info.daddr, 16);
-		v->sport = e->info.sport;
-		v->dport = e->info.dport;
+		struct nt_conn_info t = {};
+
+		sk_tuple(sk, family, &t);
+		__builtin_memcpy(v->saddr, t.saddr, 16);
+		__builtin_memcpy(v->daddr, t.daddr, 16);
+		v->sport = t.sport;
+		v->dport = t.dport;
 	}
 	v->tcp_state = newstate;
 	v->last_ns = bpf_ktime_get_ns();
-	mark_dirty(&e->key, v);
+	mark_dirty(&key, v);
 	if (newstate == TCP_CLOSE) {
 		/* Still held by the application, it may read what is queued: wait for its release (or for
 		 * tcp:tcp_destroy_sock, which comes after it). */
 		if (!settings.release_hook || v->released || sk_dead(sk))
-			finish_tcp(&e->key, v);
+			finish_tcp(&key, v);
 	}
 }
 

@@ -122,7 +122,48 @@ int cg_sock_create(struct bpf_sock *ctx)
 	return 1;
 }
 
-/* ---- socket syscalls: where a datagram's peer is (tracepoint backend) ---- */
+/* ---- cgroup sock_addr hooks: where a datagram's peer is (tracepoint backend, cgroup v2) ---- */
+
+/* udp_sendmsg with a destination address, or udp_recvmsg that copies the sender's out: leaves the peer
+ * for the sock_send_length / sock_recv_length that ends this call on this thread (take_peer). */
+static __always_inline int stash_peer(struct bpf_sock_addr *ctx, bool v6)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct udp_peer *p = bpf_map_lookup_elem(&peers, &id);
+	struct udp_peer fresh = {};
+
+	if (!wanted(ctx->family, IPPROTO_UDP))
+		return 1;
+	if (!p)
+		p = &fresh;
+	if (v6) {
+		__u32 *a = (__u32 *)p->addr;
+		a[0] = ctx->user_ip6[0];
+		a[1] = ctx->user_ip6[1];
+		a[2] = ctx->user_ip6[2];
+		a[3] = ctx->user_ip6[3];
+	} else {
+		__u32 a = ctx->user_ip4;
+		__builtin_memset(p->addr, 0, 16);
+		__builtin_memcpy(p->addr, &a, 4);
+	}
+	p->port = bpf_ntohs((__u16)ctx->user_port);
+	p->cookie = bpf_get_socket_cookie(ctx);
+	if (p == &fresh && bpf_map_update_elem(&peers, &id, &fresh, BPF_ANY))
+		count(NT_CNT_CTX_FULL);
+	return 1;
+}
+
+SEC("cgroup/sendmsg4")
+int cg_udp4_sendmsg(struct bpf_sock_addr *ctx) { return stash_peer(ctx, false); }
+SEC("cgroup/sendmsg6")
+int cg_udp6_sendmsg(struct bpf_sock_addr *ctx) { return stash_peer(ctx, true); }
+SEC("cgroup/recvmsg4")
+int cg_udp4_recvmsg(struct bpf_sock_addr *ctx) { return stash_peer(ctx, false); }
+SEC("cgroup/recvmsg6")
+int cg_udp6_recvmsg(struct bpf_sock_addr *ctx) { return stash_peer(ctx, true); }
+
+/* ---- socket syscalls: where a datagram's peer is (tracepoint backend without cgroup v2) ---- */
 
 static __always_inline int enter(__u32 kind, __u64 uptr)
 {

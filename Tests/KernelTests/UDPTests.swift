@@ -1,4 +1,5 @@
 import XCTest
+@testable import TracerCore
 
 /// UDP: exact datagram payload bytes both ways, on connected sockets and per peer on an unconnected server.
 final class UDPTests: KernelTestCase {
@@ -45,10 +46,25 @@ final class UDPTests: KernelTestCase {
         try threeClients("::1", family: "v6", serverAPI: "recvmsg", clientAPI: "sendmsg")
     }
 
+    /// Without a cgroup v2 hierarchy the tracepoint backend reads peers from the socket system calls instead
+    /// (and a UDP socket's rows end by idle expiry, not when it is released: no sock_release hook).
+    func testUnconnectedServerThreeClientsWithoutCgroup2V4() throws {
+        try threeClients("127.0.0.1", family: "v4", serverAPI: "recvmmsg", clientAPI: "sendto", withoutCgroup2: true)
+    }
+
+    func testUnconnectedServerThreeClientsWithoutCgroup2V6() throws {
+        try threeClients("::1", family: "v6", serverAPI: "recvmsg", clientAPI: "sendmmsg", withoutCgroup2: true)
+    }
+
     /// Client i (1...3) sends 2i datagrams of 100i+7 bytes with `clientAPI` on an unconnected socket; the server
     /// echoes each with the call matching `serverAPI`. The server socket must show one row per client.
-    private func threeClients(_ address: String, family: String, serverAPI: String, clientAPI: String) throws {
-        let nettop = try startNetTop()
+    private func threeClients(_ address: String, family: String, serverAPI: String, clientAPI: String,
+                              withoutCgroup2: Bool = false) throws {
+        if withoutCgroup2 && TestBackend.kind != .tracepoint {
+            throw XCTSkip("the socket system calls' fallback is the tracepoint backend's; this kernel uses \(String(describing: TestBackend.kind))")
+        }
+        let nettop = try startNetTop(withoutCgroup2: withoutCgroup2)
+        try assertPeerSource(nettop, withoutCgroup2: withoutCgroup2)
         let total = (1...3).reduce(0) { $0 + 2 * $1 }
         let server = try startPeer(["udp-server", "--bind", address, "--port", "0", "--expect-datagrams", "\(total)",
                                     "--echo", "--api", serverAPI, "--hold-ms", "500"])
@@ -69,13 +85,33 @@ final class UDPTests: KernelTestCase {
             let s = try XCTUnwrap(serverPeers.first { $0.rport == c.lport })
             assertRow(nettop, ExpectedRow(what: "server row for client \(i + 1)", type: "udp", family: family, netNs: root,
                                           source: canonicalAddress(address), sport: port, dest: s.remote, dport: c.lport,
-                                          direction: "local", pid: s.pid, sent: bytes, recv: bytes, closed: true))
+                                          direction: "local", pid: s.pid, sent: bytes, recv: bytes, closed: !withoutCgroup2))
             assertRow(nettop, ExpectedRow(what: "client \(i + 1) (\(clientAPI))", type: "udp", family: family, netNs: root,
                                           source: nil, sport: c.lport, dest: canonicalAddress(address), dport: port,
-                                          direction: "local", pid: c.pid, sent: bytes, recv: bytes, closed: true))
+                                          direction: "local", pid: c.pid, sent: bytes, recv: bytes, closed: !withoutCgroup2))
         }
         let serverRows = nettop.table.find(type: "udp", sport: port, netNs: root.inode)
         XCTAssertEqual(serverRows.count, 3, "one server row per client peer:\n  " + serverRows.map(\.description).joined(separator: "\n  "))
+    }
+
+    /// Which programs find the peers: with the tracepoint backend, the cgroup sendmsg/recvmsg hooks when a
+    /// cgroup v2 hierarchy is mounted, else the socket system calls' tracepoints. Other backends read the
+    /// peer in udp_sendmsg/udp_recvmsg themselves and load neither.
+    private func assertPeerSource(_ nettop: NetTopRunner, withoutCgroup2: Bool) throws {
+        let all = try BPFInspector.programs()
+        let names = BPFFootprint.of(pid: nettop.pid).programs.compactMap { all[$0] }
+        let hooks = names.filter { $0.hasPrefix("cg_udp") }, syscalls = names.filter { $0.hasPrefix("sys_enter_") }
+        guard TestBackend.kind == .tracepoint else {
+            XCTAssertEqual(hooks + syscalls, [], "programs: \(names.sorted())")
+            return
+        }
+        if withoutCgroup2 {
+            XCTAssertEqual(hooks, [], "programs: \(names.sorted())")
+            XCTAssertEqual(syscalls.count, 6, "programs: \(names.sorted())")
+        } else {
+            XCTAssertEqual(hooks.count, 4, "programs: \(names.sorted())")
+            XCTAssertEqual(syscalls, [], "programs: \(names.sorted())")
+        }
     }
 
     // MARK: across namespaces

@@ -30,15 +30,21 @@ struct Backend: Sendable {
     var objectBase64: String { guessesOffsets ? BPFObjects.nettop_nobtf : BPFObjects.nettop }
 
     /// Whether a program in ELF section `section` belongs to this backend (see the header comments of
-    /// bpf/nettop.bpf.c and bpf/nettop_nobtf.bpf.c).
-    func loads(section: String) -> Bool {
+    /// bpf/nettop.bpf.c and bpf/nettop_nobtf.bpf.c). `cgroup`: a cgroup v2 hierarchy is there to attach
+    /// the cgroup hooks to; without one none of them loads.
+    func loads(section: String, cgroup: Bool) -> Bool {
+        if section.hasPrefix("cgroup/") && !cgroup { return false }
         // Retransmits and destroyed sockets, and releases: the same tracepoints and hook everywhere.
         if section.hasPrefix("tracepoint/tcp/") || section == "cgroup/sock_release" { return true }
         // Hooks that cannot call bpf_get_socket_cookie read the cookie: have it generated at creation.
         if section == "cgroup/sock_create" { return kind == .kprobe || guessesOffsets }
         switch kind {
         case .tracepoint:
-            if section.hasPrefix("tracepoint/syscalls/") { return true }
+            // A UDP datagram's peer: from the cgroup sendmsg/recvmsg hooks, or without cgroup v2 from
+            // the socket system calls (which also put every system call on its slow path).
+            if Backend.peerHookSections.contains(section) { return true }
+            if section.hasPrefix("tracepoint/syscalls/sys_exit_accept") { return true }
+            if section.hasPrefix("tracepoint/syscalls/") { return !cgroup }
             return guessesOffsets ? section.hasPrefix("tracepoint/sock/") : section.hasPrefix("tp_btf/")
         case .fentry:
             return section.hasPrefix("fentry/") || section.hasPrefix("fexit/") || section == "tp_btf/inet_sock_set_state"
@@ -47,6 +53,11 @@ struct Backend: Sendable {
                 || section == "tracepoint/sock/inet_sock_set_state"
         }
     }
+
+    static let peerHookSections: Set<String> = ["cgroup/sendmsg4", "cgroup/sendmsg6", "cgroup/recvmsg4", "cgroup/recvmsg6"]
+
+    /// The tracepoint backend's UDP peers come from the cgroup hooks (settings.peer_hooks).
+    func usesPeerHooks(cgroup: Bool) -> Bool { kind == .tracepoint && cgroup }
 
     /// Before load: turns off every program this backend does not use (and the cgroup ones without a
     /// cgroup v2 hierarchy), and writes what the programs must know about this kernel into .rodata.
@@ -57,7 +68,7 @@ struct Backend: Sendable {
             // kprobe/tcp_sendpage, fexit/tcp_sendpage: only where the kernel has the function.
             let target = section.split(separator: "/").last.map(String.init) ?? ""
             let present = !KernelFeatures.optionalFunctions.contains(target) || features.functions.contains(target)
-            bpf_program__set_autoload(p, loads(section: section) && present && (cgroup || !section.hasPrefix("cgroup/")))
+            bpf_program__set_autoload(p, loads(section: section, cgroup: cgroup) && present)
             prog = bpf_object__next_program(object, p)
         }
         var size = 0

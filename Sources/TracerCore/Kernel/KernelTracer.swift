@@ -102,12 +102,16 @@ final class KernelTracer: KernelTracing {
         settings.pointee.collect_udp = config.collectUDP ? 1 : 0
         settings.pointee.collect_ipv6 = config.collectIPv6 ? 1 : 0
         settings.pointee.release_hook = releaseHook ? 1 : 0
+        let peerHooks = backend.usesPeerHooks(cgroup: releaseHook)
+        settings.pointee.peer_hooks = peerHooks ? 1 : 0
 
         // The connection map holds --max-connections rows. The set of connections left out when it is full
         // counts each of them once while it remembers them: at least 65,536 entries (6 MB of kernel memory),
         // more with a larger --max-connections, so the count stays exact up to that many alive at once.
+        // The UDP peers' per-thread maps: only the one this backend uses keeps its size.
         for (name, size) in [("conns", config.maxConnections), ("untracked", max(65_536, config.maxConnections)),
-                             ("dirty", config.dirtyRingBytes)] {
+                             ("dirty", config.dirtyRingBytes), ("sysctx", peerHooks ? 1 : 16_384),
+                             ("peers", peerHooks ? 16_384 : 1)] {
             guard let map = bpf_object__find_map_by_name(object, name) else {
                 throw NetTopError(.software, "the embedded BPF object has no '\(name)' map; rebuild nettop.")
             }

@@ -27,7 +27,19 @@ final class BackendLoadTests: XCTestCase {
         }
         let loaded = try XCTUnwrap(try outcome.get())
         XCTAssertEqual(loaded.sorted(), [
-            "cg_sock_release", "sys_enter_recvfrom", "sys_enter_recvmmsg", "sys_enter_recvmsg", "sys_enter_sendmmsg",
+            "cg_sock_release", "cg_udp4_recvmsg", "cg_udp4_sendmsg", "cg_udp6_recvmsg", "cg_udp6_sendmsg",
+            "sys_exit_accept", "sys_exit_accept4", "tp_inet_sock_set_state", "tp_sock_recv_length",
+            "tp_sock_send_length", "tp_tcp_retransmit_skb", "tpc_tcp_destroy_sock",
+        ])
+    }
+
+    /// Without a cgroup v2 hierarchy the tracepoint backend finds UDP peers through the socket system calls.
+    func testTracepointBackendWithoutCgroupLoadsTheSyscallPrograms() throws {
+        let outcome = try load(Backend(kind: .tracepoint), cgroup: false,
+                               expectFailure: !features.socketTracepoints || !features.btf)
+        guard features.socketTracepoints && features.btf else { return }
+        XCTAssertEqual(try XCTUnwrap(try outcome.get()).sorted(), [
+            "sys_enter_recvfrom", "sys_enter_recvmmsg", "sys_enter_recvmsg", "sys_enter_sendmmsg",
             "sys_enter_sendmsg", "sys_enter_sendto", "sys_exit_accept", "sys_exit_accept4", "sys_exit_recvfrom",
             "sys_exit_recvmmsg", "sys_exit_recvmsg", "sys_exit_sendmmsg", "sys_exit_sendmsg", "sys_exit_sendto",
             "tp_inet_sock_set_state", "tp_sock_recv_length", "tp_sock_send_length", "tp_tcp_retransmit_skb",
@@ -72,11 +84,15 @@ final class BackendLoadTests: XCTestCase {
         backend.offsets = try offsetsForNoBTF()
         let loaded = try XCTUnwrap(try load(backend).get())
         XCTAssertEqual(loaded.sorted(), [
-            "cg_sock_create", "cg_sock_release", "sys_enter_recvfrom", "sys_enter_recvmmsg", "sys_enter_recvmsg",
-            "sys_enter_sendmmsg", "sys_enter_sendmsg", "sys_enter_sendto", "sys_exit_recvfrom", "sys_exit_recvmmsg",
-            "sys_exit_recvmsg", "sys_exit_sendmmsg", "sys_exit_sendmsg", "sys_exit_sendto", "tp_tcp_retransmit_skb",
-            "tpc_inet_sock_set_state", "tpc_sock_recv_length", "tpc_sock_send_length", "tpc_tcp_destroy_sock",
+            "cg_sock_create", "cg_sock_release", "cg_udp4_recvmsg", "cg_udp4_sendmsg", "cg_udp6_recvmsg",
+            "cg_udp6_sendmsg", "tp_tcp_retransmit_skb", "tpc_inet_sock_set_state", "tpc_sock_recv_length",
+            "tpc_sock_send_length", "tpc_tcp_destroy_sock",
         ])
+        var withoutCgroup = try XCTUnwrap(try load(backend, cgroup: false).get()).sorted()
+        XCTAssertEqual(withoutCgroup.filter { $0.hasPrefix("sys_") }.count, 12, "\(withoutCgroup)")
+        withoutCgroup.removeAll { $0.hasPrefix("sys_") }
+        XCTAssertEqual(withoutCgroup, ["tp_tcp_retransmit_skb", "tpc_inet_sock_set_state", "tpc_sock_recv_length",
+                                       "tpc_sock_send_length", "tpc_tcp_destroy_sock"])
     }
 
     func testNoBTFKprobeBackendLoads() throws {
@@ -105,7 +121,9 @@ final class BackendLoadTests: XCTestCase {
             let guessed = name == "nettop_nobtf"
             let kinds: [Backend.Kind] = guessed ? [.tracepoint, .kprobe] : [.tracepoint, .fentry, .kprobe]
             for p in programs(object) {
-                XCTAssertTrue(kinds.contains { Backend(kind: $0, guessesOffsets: guessed).loads(section: p.section) },
+                XCTAssertTrue(kinds.contains { kind in
+                    [true, false].contains { Backend(kind: kind, guessesOffsets: guessed).loads(section: p.section, cgroup: $0) }
+                },
                               "\(name): \(p.name) (\(p.section)) is loaded by no backend")
             }
         }
@@ -185,12 +203,12 @@ final class BackendLoadTests: XCTestCase {
 
     /// Opens the backend's object, turns its programs on or off as nettop does, and loads it: the names of
     /// the programs loaded, or the errno the load failed with.
-    private func load(_ backend: Backend, expectFailure: Bool = false) throws -> Result<[String], LoadFailure> {
+    private func load(_ backend: Backend, cgroup: Bool = true, expectFailure: Bool = false) throws -> Result<[String], LoadFailure> {
         let bytes = try XCTUnwrap(Data(base64Encoded: backend.objectBase64))
         LibbpfLog.install()
         let object = try XCTUnwrap(bytes.withUnsafeBytes { nt_open_mem($0.baseAddress, $0.count, backend.objectName, nil) })
         defer { bpf_object__close(object) }
-        try backend.prepare(object, cgroup: true, features: features)
+        try backend.prepare(object, cgroup: cgroup, features: features)
         _ = LibbpfLog.take()
         let ret = bpf_object__load(object)
         let log = LibbpfLog.take()

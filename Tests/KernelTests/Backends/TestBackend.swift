@@ -1,4 +1,5 @@
 import Foundation
+@testable import TracerCore
 
 /// The backend the kernel tests run nettop with, from the environment: `NETTOP_TEST_BACKEND`
 /// (auto|tracepoint|fentry|kprobe) and `NETTOP_TEST_NO_BTF=1` (offset guessing instead of CO-RE).
@@ -12,6 +13,12 @@ enum TestBackend {
     static var noBTF: Bool {
         guard let v = ProcessInfo.processInfo.environment["NETTOP_TEST_NO_BTF"] else { return false }
         return !v.isEmpty && v != "0"
+    }
+
+    /// The backend nettop picks on this kernel for these settings (nil: none can trace it).
+    static var kind: Backend.Kind? {
+        let requested = backend.flatMap(TracerConfig.Backend.init(rawValue:)) ?? .auto
+        return try? KernelFeatures.current.choose(requested, useBTF: !noBTF).get().kind
     }
 
     /// Extra nettop arguments for every run of the kernel tests.

@@ -27,8 +27,9 @@ class KernelTestCase: XCTestCase {
 
     /// Starts `nettop --json --interval 0.2 <extra>` and waits for its first tick (BPF attached).
     /// At teardown, nettop is stopped with SIGINT and must exit 0.
-    func startNetTop(_ extra: [String] = [], file: StaticString = #filePath, line: UInt = #line) throws -> NetTopRunner {
-        let nettop = try NetTopRunner(extraArguments: extra)
+    func startNetTop(_ extra: [String] = [], withoutCgroup2: Bool = false, file: StaticString = #filePath,
+                     line: UInt = #line) throws -> NetTopRunner {
+        let nettop = try NetTopRunner(extraArguments: extra, withoutCgroup2: withoutCgroup2)
         addTeardownBlock {
             if nettop.wasStopped { return }
             guard nettop.isRunning else {

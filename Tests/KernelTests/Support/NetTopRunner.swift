@@ -33,16 +33,26 @@ final class NetTopRunner: @unchecked Sendable {
     private var accumulated = ObservedTable()
     private var rawTail: [String] = []
 
-    init(extraArguments: [String] = [], interval: Double = 0.2) throws {
+    /// `withoutCgroup2`: nettop runs in a mount namespace of its own where no cgroup v2 hierarchy is mounted
+    /// (as on a host with cgroup v1 only), so it attaches none of its cgroup programs.
+    init(extraArguments: [String] = [], interval: Double = 0.2, withoutCgroup2: Bool = false) throws {
         arguments = ["--json", "--interval", String(interval)] + extraArguments + TestBackend.arguments
         let path = Binaries.nettop
         guard FileManager.default.isExecutableFile(atPath: path) else {
             throw KernelTestError("nettop binary not found at \(path) (build it, or set NETTOP_BIN)")
         }
+        var executable = path, argv = arguments
+        if withoutCgroup2 {
+            // unshare and sh exec: the child's pid stays nettop's, so SIGINT reaches it.
+            executable = "/usr/bin/unshare"
+            argv = ["--mount", "--propagation", "private", "/bin/sh", "-c",
+                    "awk '$3 == \"cgroup2\" { print $2 }' /proc/self/mounts | while read -r m; do umount -l \"$m\" || exit 1; done && exec \"$0\" \"$@\"",
+                    path] + arguments
+        }
         // The pipe reader only queues lines; a second thread decodes them. So however busy the host (thousands
         // of rows a tick) nettop never blocks writing to its stdout because of the test.
         let queue = lineQueue
-        child = try ChildProcess(label: "nettop", executable: path, arguments: arguments) { line in
+        child = try ChildProcess(label: "nettop", executable: executable, arguments: argv) { line in
             queue.condition.lock()
             queue.lines.append(line)
             queue.condition.signal()
