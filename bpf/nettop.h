@@ -17,7 +17,8 @@ struct nt_settings {
 	__u8 collect_ipv6;
 	__u8 release_hook; /* the cgroup sock_release program is attached: TCP closes wait for release */
 	__u8 peer_hooks;   /* the cgroup sendmsg/recvmsg programs are attached: UDP peers come from them */
-	__u8 _pad[3];
+	__u8 cookie_keys;  /* every hook gets the socket cookie: no entry is keyed by a sock's address */
+	__u8 _pad[2];
 };
 
 enum nt_proto { NT_PROTO_TCP = 6, NT_PROTO_UDP = 17 };

@@ -257,7 +257,7 @@ static __always_inline struct nt_conn_info *find_tcp(struct sock *sk, __u64 cook
 	if (cookie) {
 		key->cookie = cookie;
 		v = bpf_map_lookup_elem(&conns, key);
-		if (v)
+		if (v || settings.cookie_keys)
 			return v;
 	}
 	key->cookie = (__u64)sk;
@@ -702,7 +702,7 @@ static __always_inline void tcp_destroyed(struct sock *sk)
 
 	if (v)
 		finish_tcp(&key, v);
-	else
+	else if (bpf_map_lookup_elem(&untracked, &key)) /* a lookup takes no lock; most sockets are not there */
 		bpf_map_delete_elem(&untracked, &key);  /* its key may come back with a new socket */
 }
 

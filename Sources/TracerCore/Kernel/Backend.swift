@@ -56,6 +56,10 @@ struct Backend: Sendable {
 
     static let peerHookSections: Set<String> = ["cgroup/sendmsg4", "cgroup/sendmsg6", "cgroup/recvmsg4", "cgroup/recvmsg6"]
 
+    /// With CO-RE, the tracepoint and fentry programs all get socket cookies, so no entry is keyed by a
+    /// sock's address (settings.cookie_keys); kprobes and classic tracepoints can only read the cookie.
+    var keysAreCookies: Bool { !guessesOffsets && kind != .kprobe }
+
     /// The tracepoint backend's UDP peers come from the cgroup hooks (settings.peer_hooks).
     func usesPeerHooks(cgroup: Bool) -> Bool { kind == .tracepoint && cgroup }
 

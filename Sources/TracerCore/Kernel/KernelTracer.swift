@@ -104,6 +104,7 @@ final class KernelTracer: KernelTracing {
         settings.pointee.release_hook = releaseHook ? 1 : 0
         let peerHooks = backend.usesPeerHooks(cgroup: releaseHook)
         settings.pointee.peer_hooks = peerHooks ? 1 : 0
+        settings.pointee.cookie_keys = backend.keysAreCookies ? 1 : 0
 
         // The connection map holds --max-connections rows. The set of connections left out when it is full
         // counts each of them once while it remembers them: at least 65,536 entries (6 MB of kernel memory),

@@ -171,7 +171,7 @@ public struct ConnectionTable: Sendable {
             var firstSeen: UInt64
         }
         var endedKeys = Set<KernelKey>(minimumCapacity: ended.count)
-        var seen = Set<Ended>()
+        var seen = Set<Ended>(minimumCapacity: ended.count)
         for row in ended {
             if let key = row.kernelKey {
                 if !seen.insert(Ended(key: key, firstSeen: row.firstSeen)).inserted { continue }
