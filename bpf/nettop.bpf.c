@@ -6,8 +6,9 @@
  * points that need BTF.
  *
  * Backends (TracerCore/Kernel/Backend.swift chooses one and turns the other programs off before load):
- *  - tracepoint: tp_btf on sock:sock_send_length / sock_recv_length / inet_sock_set_state, the socket
- *    syscalls for UDP peers, tcp:tcp_retransmit_skb, tcp:tcp_destroy_sock, cgroup/sock_release.
+ *  - tracepoint: tp_btf on sock:sock_send_length / sock_recv_length / inet_sock_set_state, the cgroup
+ *    sendmsg/recvmsg hooks for UDP peers (without cgroup v2: the socket syscalls), accept()'s exit,
+ *    tcp:tcp_retransmit_skb, tcp:tcp_destroy_sock, cgroup/sock_release.
  *  - fentry: fexit on tcp_sendmsg (and tcp_sendpage before 6.5), tcp_recvmsg, udp(v6)_sendmsg/recvmsg, tcp_v4/v6_connect,
  *    inet_csk_accept and fentry on tcp_close; tp_btf inet_sock_set_state; the tcp tracepoints.
  *  - kprobe: the same functions with kprobes and kretprobes; classic inet_sock_set_state; the tcp

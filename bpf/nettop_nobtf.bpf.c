@@ -6,7 +6,8 @@
  *
  * Backends (TracerCore/Kernel/Backend.swift chooses one and turns the other programs off before load):
  *  - tracepoint: classic sock:sock_send_length / sock_recv_length (Linux 6.3+) and inet_sock_set_state,
- *    the socket syscalls for UDP peers, tcp:tcp_retransmit_skb, tcp:tcp_destroy_sock, the cgroup hooks.
+ *    the cgroup sendmsg/recvmsg hooks for UDP peers (without cgroup v2: the socket syscalls),
+ *    tcp:tcp_retransmit_skb, tcp:tcp_destroy_sock, the cgroup hooks.
  *  - kprobe: kprobes and kretprobes on tcp_sendmsg (and tcp_sendpage before 6.5), tcp_recvmsg, udp(v6)_sendmsg/recvmsg,
  *    tcp_v4/v6_connect, inet_csk_accept, tcp_close; classic inet_sock_set_state; the tcp tracepoints;
  *    the cgroup hooks.
