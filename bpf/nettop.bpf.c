@@ -6,11 +6,12 @@
  * points that need BTF.
  *
  * Backends (TracerCore/Kernel/Backend.swift chooses one and turns the other programs off before load):
- *  - tracepoint: tp_btf on sock:sock_send_length / sock_recv_length / inet_sock_set_state, the cgroup
- *    sendmsg/recvmsg hooks for UDP peers (without cgroup v2: the socket syscalls), accept()'s exit,
- *    tcp:tcp_retransmit_skb, tcp:tcp_destroy_sock, cgroup/sock_release.
+ *  - tracepoint: tp_btf on sock:sock_send_length / sock_recv_length / inet_sock_set_state and
+ *    tcp:tcp_destroy_sock, the cgroup sendmsg/recvmsg hooks for UDP peers (without cgroup v2: the socket
+ *    syscalls), accept()'s exit, tcp:tcp_retransmit_skb, cgroup/sock_release.
  *  - fentry: fexit on tcp_sendmsg (and tcp_sendpage before 6.5), tcp_recvmsg, udp(v6)_sendmsg/recvmsg, tcp_v4/v6_connect,
- *    inet_csk_accept and fentry on tcp_close; tp_btf inet_sock_set_state; the tcp tracepoints.
+ *    inet_csk_accept and fentry on tcp_close; tp_btf inet_sock_set_state and tcp_destroy_sock;
+ *    tcp:tcp_retransmit_skb.
  *  - kprobe: the same functions with kprobes and kretprobes; classic inet_sock_set_state; the tcp
  *    tracepoints; cgroup/sock_create to give every new socket a cookie the kprobes can read.
  */
@@ -113,6 +114,15 @@ int BPF_PROG(tp_inet_sock_set_state, struct sock *sk, int oldstate, int newstate
 	if (sk->sk_protocol != IPPROTO_TCP)
 		return 0;
 	tcp_state_change(sk, bpf_get_socket_cookie(sk), sk->__sk_common.skc_family, oldstate, newstate);
+	return 0;
+}
+
+/* Every full TCP socket passes here when the kernel frees it (the raw tracepoint: no record is built for
+ * it, unlike the classic tcp:tcp_destroy_sock that the kprobe backend and the no-BTF object use). */
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(tp_tcp_destroy_sock, struct sock *sk)
+{
+	tcp_destroyed(sk);
 	return 0;
 }
 

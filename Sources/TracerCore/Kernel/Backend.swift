@@ -34,7 +34,10 @@ struct Backend: Sendable {
     /// the cgroup hooks to; without one none of them loads.
     func loads(section: String, cgroup: Bool) -> Bool {
         if section.hasPrefix("cgroup/") && !cgroup { return false }
-        // Retransmits and destroyed sockets, and releases: the same tracepoints and hook everywhere.
+        // Retransmits and releases: the same tracepoint and hook everywhere. Destroyed sockets: the raw
+        // tracepoint where the object has BTF and the backend already uses tp_btf, else the classic one.
+        if section == "tracepoint/tcp/tcp_destroy_sock" { return !keysAreCookies }
+        if section == "tp_btf/tcp_destroy_sock" { return keysAreCookies }
         if section.hasPrefix("tracepoint/tcp/") || section == "cgroup/sock_release" { return true }
         // Hooks that cannot call bpf_get_socket_cookie read the cookie: have it generated at creation.
         if section == "cgroup/sock_create" { return kind == .kprobe || guessesOffsets }

@@ -29,7 +29,7 @@ final class BackendLoadTests: XCTestCase {
         XCTAssertEqual(loaded.sorted(), [
             "cg_sock_release", "cg_udp4_recvmsg", "cg_udp4_sendmsg", "cg_udp6_recvmsg", "cg_udp6_sendmsg",
             "sys_exit_accept", "sys_exit_accept4", "tp_inet_sock_set_state", "tp_sock_recv_length",
-            "tp_sock_send_length", "tp_tcp_retransmit_skb", "tpc_tcp_destroy_sock",
+            "tp_sock_send_length", "tp_tcp_destroy_sock", "tp_tcp_retransmit_skb",
         ])
     }
 
@@ -42,8 +42,8 @@ final class BackendLoadTests: XCTestCase {
             "sys_enter_recvfrom", "sys_enter_recvmmsg", "sys_enter_recvmsg", "sys_enter_sendmmsg",
             "sys_enter_sendmsg", "sys_enter_sendto", "sys_exit_accept", "sys_exit_accept4", "sys_exit_recvfrom",
             "sys_exit_recvmmsg", "sys_exit_recvmsg", "sys_exit_sendmmsg", "sys_exit_sendmsg", "sys_exit_sendto",
-            "tp_inet_sock_set_state", "tp_sock_recv_length", "tp_sock_send_length", "tp_tcp_retransmit_skb",
-            "tpc_tcp_destroy_sock",
+            "tp_inet_sock_set_state", "tp_sock_recv_length", "tp_sock_send_length", "tp_tcp_destroy_sock",
+            "tp_tcp_retransmit_skb",
         ])
     }
 
@@ -64,7 +64,7 @@ final class BackendLoadTests: XCTestCase {
             XCTAssertEqual(Set(loaded), Set([
                 "cg_sock_release", "fe_tcp_close", "fx_inet_csk_accept", "fx_tcp_recvmsg", "fx_tcp_sendmsg",
                 "fx_tcp_v4_connect", "fx_tcp_v6_connect", "fx_udp_recvmsg", "fx_udp_sendmsg", "fx_udpv6_recvmsg",
-                "fx_udpv6_sendmsg", "tp_inet_sock_set_state", "tp_tcp_retransmit_skb", "tpc_tcp_destroy_sock",
+                "fx_udpv6_sendmsg", "tp_inet_sock_set_state", "tp_tcp_destroy_sock", "tp_tcp_retransmit_skb",
             ] + (hasSendpage ? ["fx_tcp_sendpage"] : [])))
         } else {
             guard case .failure(let failure) = outcome else {
