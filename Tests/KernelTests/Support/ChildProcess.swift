@@ -10,6 +10,7 @@ final class ChildProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var stderrText = ""
     private var stdoutIsClosed = false
+    private var stderrIsClosed = false
     private var stdinClosed = false
     private let onLine: @Sendable (String) -> Void
 
@@ -76,6 +77,7 @@ final class ChildProcess: @unchecked Sendable {
             lock.withLock { stderrText += String(decoding: chunk, as: UTF8.self) }
         }
         try? handle.close()
+        lock.withLock { stderrIsClosed = true }
     }
 
     /// Writes one line to the child's stdin.
@@ -102,9 +104,10 @@ final class ChildProcess: @unchecked Sendable {
             if Date() > end { return nil }
             usleep(10_000)
         }
-        // Give the reader thread a moment to deliver the last lines.
+        // Give the reader threads a moment to deliver the last lines, of stderr too: a one-line error
+        // written just before exit was once not read yet on a loaded machine.
         let drainEnd = Date().addingTimeInterval(2)
-        while !lock.withLock({ stdoutIsClosed }) && Date() < drainEnd { usleep(5_000) }
+        while !lock.withLock({ stdoutIsClosed && stderrIsClosed }) && Date() < drainEnd { usleep(5_000) }
         return process.terminationReason == .uncaughtSignal ? 128 + process.terminationStatus : process.terminationStatus
     }
 
