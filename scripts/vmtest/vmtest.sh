@@ -367,22 +367,24 @@ else
     say "the guest stopped without reporting an exit status (kernel panic or crash? qemu status $qrc; console log: ${LOG#"$REPO"/})"
     rc=125
 fi
-# Which of the selected tests passed, failed, crashed (started, never finished) or never ran.
+# Which of the selected tests passed, were skipped (XCTSkip: not this backend's), failed, crashed
+# (started, never finished) or never ran.
 if [[ -n $TESTS && -f $OUT/output ]]; then
     tr -d '\r' < "$OUT/output" | awk -v list="$TESTS" '
         BEGIN { n = split(list, all, "\n"); for (i = 1; i <= n; i++) { t = all[i]; sub(/^[^.]*\./, "", t); sub(/\//, ".", t); name[i] = t } }
-        match($0, /^Test Case \x27[^\x27]+\x27 (started|passed|failed)/) {
+        match($0, /^Test Case \x27[^\x27]+\x27 (started|passed|failed|skipped)/) {
             split(substr($0, RSTART, RLENGTH), f, "\x27"); state[f[2]] = f[3]; sub(/^ /, "", state[f[2]])
         }
         END {
             for (i = 1; i <= n; i++) {
                 st = state[name[i]]
                 if (st == "passed") passed++
+                else if (st == "skipped") { skipped++; failed = failed "\n    skipped: " name[i] }
                 else if (st == "failed") failed = failed "\n    failed:  " name[i]
                 else if (st == "started") failed = failed "\n    crashed: " name[i]
                 else failed = failed "\n    not run: " name[i]
             }
-            printf "vmtest: %d of %d tests passed%s\n", passed, n, failed
+            printf "vmtest: %d of %d tests passed%s%s\n", passed, n, skipped ? sprintf(", %d skipped", skipped) : "", failed
         }' >&2 || true
 fi
 say "kernel $KVER: exit status $rc; VM wall time $vm_time, total $(elapsed "$started")"
