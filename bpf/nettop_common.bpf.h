@@ -547,38 +547,36 @@ static __always_inline int handle_io(struct sock *sk, __u64 cookie, __u16 family
 	struct nt_conn_key key = {};
 	struct sys_ctx *c = NULL;
 	struct nt_event *e;
+	bool has_peer = false;
 	__u32 index = 0;
 
 	if (!wanted(family, proto))
 		return 0;
+	/* Before the checks below: a failed or peeking call still takes its peer or message slot. */
 	if (settings.peer_hooks) {
-		bool has_peer = proto == IPPROTO_UDP && take_peer(cookie, &key);
+		has_peer = proto == IPPROTO_UDP && take_peer(cookie, &key);
+	} else {
+		__u64 id = bpf_get_current_pid_tgid();
 
-		if (ret <= 0 || (!send && (flags & MSG_PEEK)))
-			return 0;
-		if (proto == IPPROTO_TCP) {
-			tcp_io(sk, cookie, family, send ? ret : 0, send ? 0 : ret);
-			return 0;
+		c = bpf_map_lookup_elem(&sysctx, &id);
+		if (c) {
+			bool is_send = c->kind <= SYS_SENDMMSG;
+			if (is_send != send)
+				c = NULL; /* e.g. a read() inside a sendfile: not this syscall's message */
+			else
+				index = c->index++;
 		}
-		key.cookie = cookie ? cookie : (__u64)sk;
-		udp_io(sk, family, &key, has_peer, ret, send);
-		return 0;
-	}
-
-	__u64 id = bpf_get_current_pid_tgid();
-	c = bpf_map_lookup_elem(&sysctx, &id);
-	if (c) {
-		bool is_send = c->kind <= SYS_SENDMMSG;
-		if (is_send != send)
-			c = NULL; /* e.g. a read() inside a sendfile: not this syscall's message */
-		else
-			index = c->index++;
 	}
 	if (ret <= 0 || (!send && (flags & MSG_PEEK)))
 		return 0;
 
 	if (proto == IPPROTO_TCP) {
 		tcp_io(sk, cookie, family, send ? ret : 0, send ? 0 : ret);
+		return 0;
+	}
+	if (settings.peer_hooks) {
+		key.cookie = cookie ? cookie : (__u64)sk;
+		udp_io(sk, family, &key, has_peer, ret, send);
 		return 0;
 	}
 
