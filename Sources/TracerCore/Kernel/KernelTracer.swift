@@ -109,10 +109,13 @@ final class KernelTracer: KernelTracing {
         // The connection map holds --max-connections rows. The set of connections left out when it is full
         // counts each of them once while it remembers them: at least 65,536 entries (6 MB of kernel memory),
         // more with a larger --max-connections, so the count stays exact up to that many alive at once.
-        // The UDP peers' per-thread maps: only the one this backend uses keeps its size.
+        // The per-thread maps (a UDP peer from the cgroup hooks or the syscalls, a kprobe's arguments): only
+        // those this backend's programs use keep their size.
+        func perThread(_ used: Bool) -> Int { used ? 16_384 : 1 }
         for (name, size) in [("conns", config.maxConnections), ("untracked", max(65_536, config.maxConnections)),
-                             ("dirty", config.dirtyRingBytes), ("sysctx", peerHooks ? 1 : 16_384),
-                             ("peers", peerHooks ? 16_384 : 1)] {
+                             ("dirty", config.dirtyRingBytes), ("peers", perThread(peerHooks)),
+                             ("sysctx", perThread(backend.kind == .tracepoint && !peerHooks)),
+                             ("calls", perThread(backend.kind == .kprobe))] {
             guard let map = bpf_object__find_map_by_name(object, name) else {
                 throw NetTopError(.software, "the embedded BPF object has no '\(name)' map; rebuild nettop.")
             }
