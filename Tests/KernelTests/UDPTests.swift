@@ -61,7 +61,7 @@ final class UDPTests: KernelTestCase {
     private func threeClients(_ address: String, family: String, serverAPI: String, clientAPI: String,
                               withoutCgroup2: Bool = false) throws {
         if withoutCgroup2 && TestBackend.kind != .tracepoint {
-            throw XCTSkip("the socket system calls' fallback is the tracepoint backend's; this kernel uses \(String(describing: TestBackend.kind))")
+            throw XCTSkip("the socket system calls' fallback is the tracepoint backend's; this kernel uses \(TestBackend.kind?.rawValue ?? "none")")
         }
         let nettop = try startNetTop(withoutCgroup2: withoutCgroup2)
         try assertPeerSource(nettop, withoutCgroup2: withoutCgroup2)
