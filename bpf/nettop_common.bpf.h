@@ -633,6 +633,10 @@ static __always_inline void tcp_state_change(struct sock *sk, __u64 cookie, __u1
 	if (!wanted(family, IPPROTO_TCP))
 		return;
 
+	/* A listener's child is born as a copy of it (inet_csk_clone_lock) and leaves LISTEN for SYN_RECV:
+	 * not the listener closing. Its entry is made when it is established, below. */
+	if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV)
+		return;
 	if (newstate == TCP_LISTEN || oldstate == TCP_LISTEN) {
 		e = scratch_event();
 		if (!e)
