@@ -104,6 +104,10 @@ struct {
 	__type(value, __u8);
 } untracked SEC(".maps");
 
+/* Set once anything went into `untracked`: until the map is first full, a destroyed socket need not be
+ * looked up there (one hash lookup less for every TCP socket the host frees). */
+static volatile __u8 untracked_used;
+
 enum sys_kind {
 	SYS_SENDTO = 1, SYS_SENDMSG, SYS_SENDMMSG,
 	SYS_RECVFROM, SYS_RECVMSG, SYS_RECVMMSG,
@@ -277,25 +281,38 @@ static __always_inline void set_owner(struct nt_conn_info *v)
 	}
 }
 
-/* Creates the entry of `key` from `tmpl` (tuple, origin); NULL when the map is full (counted once). */
-static __always_inline struct nt_conn_info *create(struct nt_conn_key *key, struct nt_conn_info *tmpl)
+/* Inserts the entry of `key` from `tmpl` (tuple, origin, owner) and queues its key: 0, -EEXIST when
+ * another CPU created it first, or another error when the map is full (counted once). */
+static __always_inline long insert(struct nt_conn_key *key, struct nt_conn_info *tmpl)
 {
 	__u64 now = bpf_ktime_get_ns();
 
 	tmpl->first_ns = now;
 	tmpl->last_ns = now;
-	tmpl->dirty_epoch = current_epoch() ^ 0x8000; /* not this epoch: the new entry's key is queued */
+	tmpl->dirty_epoch = current_epoch();
 	long err = bpf_map_update_elem(&conns, key, tmpl, BPF_NOEXIST);
-	if (err && err != -17 /* EEXIST: another CPU created it first */) {
+	if (!err) {
+		/* Queued after the insert, like every change (mark_dirty). */
+		if (bpf_ringbuf_output(&dirty, key, sizeof(*key), 0))
+			count(NT_CNT_DIRTY_LOST);
+	} else if (err != -17 /* EEXIST */) {
 		__u8 one = 1;
+		untracked_used = 1;
 		if (bpf_map_update_elem(&untracked, key, &one, BPF_NOEXIST) == 0)
 			count(NT_CNT_MAP_FULL);
-		return NULL;
 	}
-	struct nt_conn_info *v = bpf_map_lookup_elem(&conns, key);
-	if (v)
-		mark_dirty(key, v);
-	return v;
+	return err;
+}
+
+/* Creates the entry of `key` from `tmpl`, or finds the one another CPU just created; NULL when the map is
+ * full. The caller's add_io marks it dirty. */
+static __always_inline struct nt_conn_info *create(struct nt_conn_key *key, struct nt_conn_info *tmpl)
+{
+	long err = insert(key, tmpl);
+
+	if (err && err != -17)
+		return NULL;
+	return bpf_map_lookup_elem(&conns, key);
 }
 
 static __always_inline void add_io(const struct nt_conn_key *key, struct nt_conn_info *v, __u64 sent, __u64 recv,
@@ -647,10 +664,18 @@ static __always_inline void tcp_state_change(struct sock *sk, __u64 cookie, __u1
 		return;
 	}
 
-	v = find_tcp(sk, cookie, &key);
-	if (newstate == TCP_SYN_SENT || (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED)) {
+	bool child = oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED;
+	if (child && settings.cookie_keys) {
+		/* A new socket whose cookie was just made: nothing is under it. */
+		key.cookie = cookie;
+		v = NULL;
+	} else {
+		v = find_tcp(sk, cookie, &key);
+	}
+	if (newstate == TCP_SYN_SENT || child) {
 		if (v) {
-			/* Left by an earlier socket at this address whose end was missed: close it first. */
+			/* Left by an earlier socket at this address whose end was missed, or by this socket's
+			 * failed connect(): close it first. */
 			finish_tcp(&key, v);
 			key.cookie = cookie ? cookie : (__u64)sk;
 		}
@@ -660,15 +685,18 @@ static __always_inline void tcp_state_change(struct sock *sk, __u64 cookie, __u1
 		e->key = key;
 		read_sock(sk, family, IPPROTO_TCP, &e->info);
 		e->info.tcp_state = newstate;
-		if (newstate == TCP_SYN_SENT) {
-			/* connect(): process context, the connecting process owns it. */
-			e->info.origin = NT_ORIGIN_CONNECT;
-			account(&e->key, &e->info, 0, 0, true);
-		} else {
+		if (child) {
 			/* A listener's child, in softirq: no owner until accept() or the first I/O. */
 			e->info.origin = NT_ORIGIN_ACCEPT;
-			account(&e->key, &e->info, 0, 0, false);
+		} else {
+			/* connect(): process context, the connecting process owns it. */
+			e->info.origin = NT_ORIGIN_CONNECT;
+			set_owner(&e->info);
 		}
+		/* Made whole here, so no lookups follow the insert; only a race with another CPU adds to the
+		 * entry that CPU made. */
+		if (insert(&e->key, &e->info) == -17)
+			account(&e->key, &e->info, 0, 0, !child);
 		return;
 	}
 	if (!v)
@@ -704,7 +732,7 @@ static __always_inline void tcp_destroyed(struct sock *sk)
 
 	if (v)
 		finish_tcp(&key, v);
-	else if (bpf_map_lookup_elem(&untracked, &key)) /* a lookup takes no lock; most sockets are not there */
+	else if (untracked_used && bpf_map_lookup_elem(&untracked, &key)) /* a lookup takes no lock */
 		bpf_map_delete_elem(&untracked, &key);  /* its key may come back with a new socket */
 }
 
