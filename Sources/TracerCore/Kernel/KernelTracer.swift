@@ -130,13 +130,12 @@ final class KernelTracer: KernelTracing {
     func tick(client: String) throws(NetTopError) -> Snapshot {
         let started = monotonicNow()
         nat.poll(now: started)
-        let events = ring.drain()
         var names = commNames.take() ?? CommNames()
         defer { commNames = names }
 
         var closedRows: [ConnectionSample] = []
         var releasedUDP = Set<UInt64>()
-        for event in events {
+        ring.drain { event in
             switch UInt32(event.kind) {
             case NT_EV_CLOSE.rawValue:
                 if let row = KernelRecord.sample(key: event.key, info: event.info, names: &names) { closedRows.append(row) }
@@ -161,9 +160,9 @@ final class KernelTracer: KernelTracing {
         let changedKeys = dirty.drain()
         let now: UInt64
         if readPolicy.readWholeMap(changed: changedKeys.count, lost: lost, tracked: table.counters.trackedCount) {
-            now = try readWholeMap(closed: closedRows, releasedUDP: releasedUDP, names: &names)
+            now = try readWholeMap(closed: &closedRows, releasedUDP: releasedUDP, names: &names)
         } else {
-            now = try readChanged(changedKeys, closed: closedRows, releasedUDP: releasedUDP, names: &names)
+            now = try readChanged(changedKeys, closed: &closedRows, releasedUDP: releasedUDP, names: &names)
         }
         stats.pollMs = Double(monotonicNow() &- started) / 1e6
         stats.wholeMapReads = readPolicy.wholeReads
@@ -183,9 +182,8 @@ final class KernelTracer: KernelTracing {
     }
 
     /// Every entry of the map, by batch lookups: the table is handed the whole of it. Returns the time read.
-    private func readWholeMap(closed: [ConnectionSample], releasedUDP: Set<UInt64>,
+    private func readWholeMap(closed closedRows: inout [ConnectionSample], releasedUDP: Set<UInt64>,
                               names: inout CommNames) throws(NetTopError) -> UInt64 {
-        var closedRows = closed
         // The last tick's rows are taken back from the table and their memory refilled: a fresh array of
         // 200k rows each tick was 35 MB more at the peak, and its pages faulted in anew every time.
         var live = table.takeLiveRows()
@@ -207,9 +205,8 @@ final class KernelTracer: KernelTracing {
 
     /// The entries the kernel queued as changed, one lookup each, and the next piece of the sweep through
     /// the whole map; the table keeps the other rows as they were. Returns the time read.
-    private func readChanged(_ keys: [nt_conn_key], closed: [ConnectionSample], releasedUDP: Set<UInt64>,
+    private func readChanged(_ keys: [nt_conn_key], closed closedRows: inout [ConnectionSample], releasedUDP: Set<UInt64>,
                              names: inout CommNames) throws(NetTopError) -> UInt64 {
-        var closedRows = closed
         var changed: [ConnectionSample] = []
         changed.reserveCapacity(keys.count)
         var reaped: [nt_conn_key] = []

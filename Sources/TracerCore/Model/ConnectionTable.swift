@@ -165,21 +165,13 @@ public struct ConnectionTable: Sendable {
     /// the same key and the same start. A key alone is not enough: sockets keyed by their address (where
     /// the hook cannot read a cookie) reuse it, and 1,000 short connections in a row can close under one
     /// key within a tick.
-    private mutating func receive(ended: [ConnectionSample]) -> Set<KernelKey> {
-        struct Ended: Hashable {
-            var key: KernelKey
-            var firstSeen: UInt64
-        }
-        var endedKeys = Set<KernelKey>(minimumCapacity: ended.count)
-        var seen = Set<Ended>(minimumCapacity: ended.count)
+    private mutating func receive(ended: [ConnectionSample]) -> EndedKeys {
+        var endedKeys = EndedKeys(capacity: ended.count)
         for row in ended {
-            if let key = row.kernelKey {
-                if !seen.insert(Ended(key: key, firstSeen: row.firstSeen)).inserted { continue }
-                endedKeys.insert(key)
-            }
+            if let key = row.kernelKey, !endedKeys.insert(key, firstSeen: row.firstSeen) { continue }
             totals.closedReceived += 1
             // A seeded connection the kernel never counted still reports its close.
-            seeds.remove(row.tuple)
+            if !seeds.isEmpty { seeds.remove(row.tuple) }
             totals.closedBufferDrops += UInt64(closed.append(row))
         }
         return endedKeys
