@@ -39,6 +39,8 @@ struct ClientState: Sendable {
     private struct Shown: Sendable {
         var id: RowID
         var seen: Seen
+        /// Shown closed: the connection is over, so no later poll can show it again.
+        var closed: Bool
     }
 
     /// How far ahead of the expected row the walk looks for the current one: past rows that closed or
@@ -58,6 +60,8 @@ struct ClientState: Sendable {
     /// were 19 MB at the tick's peak.
     private var passedOver: [Int32] = []
     private var unmatched: [Int32] = []
+    /// Rows of this poll shown closed.
+    private var closedShown = 0
 
     init(lastPoll: UInt64, nextClosedSeq: UInt64) {
         self.lastPoll = lastPoll
@@ -73,15 +77,18 @@ struct ClientState: Sendable {
         current.removeAll(keepingCapacity: true)
         current.reserveCapacity(rows)
         cursor = 0
+        closedShown = 0
         passedOver.removeAll(keepingCapacity: true)
         unmatched.removeAll(keepingCapacity: true)
     }
 
     /// The counts of row number `output` of this poll since the previous poll; rows must come in output
     /// order. A row not found in the walk gets everything it counted here, which `endPoll` may correct.
-    mutating func delta(_ sample: UnsafePointer<ConnectionSample>, output: Int) -> Delta {
-        let shown = Shown(id: RowID(key: sample.pointee.kernelKey, tuple: sample.pointee.tuple), seen: Seen(sample))
+    mutating func delta(_ sample: UnsafePointer<ConnectionSample>, output: Int, closed: Bool) -> Delta {
+        let shown = Shown(id: RowID(key: sample.pointee.kernelKey, tuple: sample.pointee.tuple), seen: Seen(sample),
+                          closed: closed)
         current.append(shown)
+        if closed { closedShown += 1 }
         let end = min(previous.count, cursor + 1 + Self.lookahead)
         var ahead = cursor
         while ahead < end {
@@ -120,6 +127,9 @@ struct ClientState: Sendable {
             }
         }
         swap(&previous, &current)
+        // Closed rows are shown once: kept, they would only be passed over and searched by the next poll
+        // (connection churn closes 50,000 a tick, and each poll sorted and searched the last one's).
+        if closedShown > 0 { previous.removeAll { $0.closed } }
         return corrections
     }
 }

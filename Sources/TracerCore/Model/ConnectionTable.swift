@@ -328,7 +328,7 @@ public struct ConnectionTable: Sendable {
     private static func stats(_ sample: UnsafePointer<ConnectionSample>, output: Int, closed: Bool,
                               client: inout ClientState, ports: PortMapping,
                               wallClockOffsetNs: Int64) -> ConnectionStats {
-        let delta = client.delta(sample, output: output)
+        let delta = client.delta(sample, output: output, closed: closed)
         let tuple = sample.pointee.tuple
         return ConnectionStats(
             tuple: tuple,
