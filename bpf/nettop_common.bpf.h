@@ -488,22 +488,25 @@ static __always_inline void flush_pending_recv(struct sys_ctx *c)
 /* Bytes an application moved through a TCP socket. `cookie`: 0 if the hook could not get it. */
 static __always_inline void tcp_io(struct sock *sk, __u64 cookie, __u16 family, __u64 sent, __u64 recv)
 {
+	struct nt_conn_key key = {};
 	struct nt_conn_info *v;
 	struct nt_event *e;
 
 	if (!wanted(family, IPPROTO_TCP))
 		return;
-	e = scratch_event();
-	if (!e)
-		return;
-	v = find_tcp(sk, cookie, &e->key);
+	/* The key on the stack: the 200-byte scratch is cleared only to create an entry. */
+	v = find_tcp(sk, cookie, &key);
 	if (!v) {
+		e = scratch_event();
+		if (!e)
+			return;
+		e->key = key;
 		read_sock(sk, family, IPPROTO_TCP, &e->info);
 		v = create(&e->key, &e->info);
 		if (!v)
 			return;
 	}
-	add_io(&e->key, v, sent, recv, true);
+	add_io(&key, v, sent, recv, true);
 }
 
 /* The peer the cgroup hooks left for this thread's datagram on socket `cookie`, taken into `key`;
