@@ -130,14 +130,18 @@ int BPF_PROG(tp_tcp_destroy_sock, struct sock *sk)
 static __always_inline int accepted(struct syscall_exit *ctx)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt;
 	struct file **fds;
 	struct file *file;
 	struct socket *sock;
 	__s64 fd = ctx->ret;
 
-	if (fd < 0 || fd >= BPF_CORE_READ(task, files, fdt, max_fds))
+	if (fd < 0)
 		return 0;
-	fds = BPF_CORE_READ(task, files, fdt, fd);
+	fdt = BPF_CORE_READ(task, files, fdt); /* once: each step of the chain is a read */
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	fds = BPF_CORE_READ(fdt, fd);
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
 		return 0;
 	sock = BPF_CORE_READ(file, private_data);
