@@ -75,6 +75,24 @@ final class ProcessAttributionTests: KernelTestCase {
                                       pid: accepted.pid, sent: 0, recv: 5000, closed: true))
     }
 
+    /// Before either end moved a byte: the accepted end belongs to the process that accepted it (the
+    /// kernel made it in softirq, with no process to name), the connecting end to the one that connected.
+    func testEndsThatMovedNoBytesBelongToTheProcessesThatAcceptedAndConnected() throws {
+        let nettop = try startNetTop()
+        let (server, holder, hold) = try heldConnection("127.0.0.1")
+        let accepted = try XCTUnwrap(server.events("accepted").first)
+        let root = Namespace.root.inode
+        waitForRow(nettop, "accepted end, pid \(accepted.pid)", match: {
+            $0.find(type: "tcp", sport: accepted.lport, dport: accepted.rport, netNs: root)
+        }, done: { $0.latest.pid == accepted.pid && $0.latest.comm == "nettop-peer" && $0.latest.sent == 0 && $0.latest.recv == 0 })
+        waitForRow(nettop, "connecting end, pid \(hold.pid)", match: {
+            $0.find(type: "tcp", sport: hold.lport, dport: hold.rport, netNs: root)
+        }, done: { $0.latest.pid == hold.pid && $0.latest.sent == 0 && $0.latest.recv == 0 })
+        holder.closeStdin()
+        try holder.finish()
+        try server.finish()
+    }
+
     /// hold-server and hold connected to it; returns them and the holder's "connected" line.
     private func heldConnection(_ address: String) throws -> (PeerProcess, PeerProcess, PeerEvent) {
         let server = try startPeer(["hold-server", "--bind", address, "--port", "0", "--timeout-ms", "120000"])
