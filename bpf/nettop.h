@@ -48,7 +48,7 @@ struct nt_conn_info {
 	__u64 sent_bytes;
 	__u64 recv_bytes;
 	__u64 first_ns;       /* bpf_ktime_get_ns() at creation */
-	__u64 last_ns;        /* bpf_ktime_get_ns() at the last update */
+	__u64 last_ns;        /* at the last update, to the jiffy (touch()) */
 	__u32 retransmits;    /* retransmitted segments */
 	__u32 pid;            /* tgid of the last process that did I/O on it; 0 if none yet */
 	__u32 netns;          /* network namespace inode */

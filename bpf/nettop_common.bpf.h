@@ -190,6 +190,22 @@ struct {
 	__type(value, struct sys_ctx);
 } ctx_scratch SEC(".maps");
 
+/* A clock for the time of an entry's last activity, per CPU: the kernel's monotonic time read once per
+ * jiffy. bpf_ktime_get_ns() reads the clock source (about 70 ns in a VM) on every send, receive and state
+ * change; jiffies is a plain load. Late by at most a jiffy (1-10 ms), which idle expiry and the age shown
+ * do not notice. */
+struct clock_cache {
+	__u64 jiffies;
+	__u64 ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct clock_cache);
+} clock SEC(".maps");
+
 /* ---- workers ---- */
 
 static __always_inline void count(__u32 idx)
@@ -197,6 +213,27 @@ static __always_inline void count(__u32 idx)
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
 	if (v)
 		*v += 1;
+}
+
+/* Marks `v` active now (the per-jiffy clock); never moves its time back, nor before its creation. */
+static __always_inline void touch(struct nt_conn_info *v)
+{
+	__u32 zero = 0;
+	struct clock_cache *c = bpf_map_lookup_elem(&clock, &zero);
+	__u64 j = bpf_jiffies64();
+	__u64 now;
+
+	if (!c) {
+		now = bpf_ktime_get_ns();
+	} else {
+		if (c->jiffies != j) {
+			c->jiffies = j;
+			c->ns = bpf_ktime_get_ns();
+		}
+		now = c->ns;
+	}
+	if (now > v->last_ns)
+		v->last_ns = now;
 }
 
 /* The low bits of the epoch user space is gathering. */
@@ -322,7 +359,7 @@ static __always_inline void add_io(const struct nt_conn_key *key, struct nt_conn
 		__sync_fetch_and_add(&v->sent_bytes, sent);
 	if (recv)
 		__sync_fetch_and_add(&v->recv_bytes, recv);
-	v->last_ns = bpf_ktime_get_ns();
+	touch(v);
 	if (owner)
 		set_owner(v);
 	mark_dirty(key, v);
@@ -357,7 +394,7 @@ static __always_inline void finish_tcp(struct nt_conn_key *key, struct nt_conn_i
 {
 	struct nt_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 
-	v->last_ns = bpf_ktime_get_ns();
+	touch(v);
 	if (!e) {
 		v->closed = 1;
 		count(NT_CNT_EVENTS_LOST);
@@ -716,7 +753,7 @@ static __always_inline void tcp_state_change(struct sock *sk, __u64 cookie, __u1
 		v->dport = t.dport;
 	}
 	v->tcp_state = newstate;
-	v->last_ns = bpf_ktime_get_ns();
+	touch(v);
 	mark_dirty(&key, v);
 	if (newstate == TCP_CLOSE) {
 		/* Still held by the application, it may read what is queued: wait for its release (or for

@@ -36,6 +36,28 @@ final class ExpiryAndLimitTests: KernelTestCase {
         XCTAssertGreaterThanOrEqual(nettop.table.maxStats["expired_udp"] ?? 0, 1, "stats.expired_udp")
     }
 
+    /// A flow that keeps moving datagrams is active, however long it lives past --udp-timeout: each datagram
+    /// moves its last activity on (the kernel side keeps that time to the jiffy). Expired midway, its row
+    /// would come back counting from zero.
+    func testActiveUDPFlowOutlivesTheTimeout() throws {
+        let nettop = try startNetTop(["--udp-timeout", "1"])
+        let server = try startPeer(["udp-server", "--bind", "127.0.0.1", "--port", "0", "--expect-datagrams", "14", "--echo",
+                                    "--timeout-ms", "20000"])
+        let port = try server.listeningPort()
+        // 14 datagrams 250 ms apart: 3.25 s, over three times the timeout.
+        let client = try startPeer(["udp-client", "--connect", "127.0.0.1", "--port", "\(port)", "--datagrams", "14",
+                                    "--size", "100", "--connected", "--echo", "--interval-ms", "250", "--hold-ms", "1000",
+                                    "--timeout-ms", "20000"])
+        let c = try client.waitFor("udp", timeout: 20)[0]
+        let root = Namespace.root.inode
+        waitForRow(nettop, "client flow", match: { $0.find(type: "udp", sport: c.lport, dport: port, netNs: root) },
+                   done: { $0.latest.sent == 1400 && $0.latest.recv == 1400 })
+        waitForRow(nettop, "server flow", match: { $0.find(type: "udp", sport: port, dport: c.lport, netNs: root) },
+                   done: { $0.latest.sent == 1400 && $0.latest.recv == 1400 })
+        try client.finish()
+        try server.finish()
+    }
+
     func testMaxConnectionsTracksOnlyTheLimitAndCountsTheRest() throws {
         let nettop = try startNetTop(["--max-connections", "100"])
         let n = 300
