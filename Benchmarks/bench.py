@@ -4,7 +4,8 @@
 Run by `make bench` (Benchmarks/run.sh), as root, after the release build. Every workload runs with no
 monitor, with nettop's tracer attached (`nettop --json --interval 1` to /dev/null), with nethogs and with
 iftop, the four alternated within each repetition (the order rotates from one repetition to the next), so
-that the noise of a shared machine falls on all of them alike. Throughputs are compared as ratios to the
+that the noise of a shared machine falls on all of them alike; 5 repetitions of each traffic workload, 3 of
+each idle one. Throughputs are compared as ratios to the
 baseline of the same repetition. A monitor's CPU is utime + stime from /proc/PID/stat over the workload,
 per second of wall time; its peak RSS is VmHWM.
 
@@ -408,7 +409,7 @@ def rotated(items, k):
 
 
 def run_traffic(args, name, unit, ns, device, measure, runs):
-    for rep in range(args.reps):
+    for rep in range(args.traffic_reps):
         for cfg in rotated(CONFIGS, rep):
             if over_budget(args):
                 return
@@ -899,7 +900,9 @@ def main():
     ap.add_argument("--nettop", default=os.path.join(ROOT, ".build/release/nettop"))
     ap.add_argument("--benchgen", default=os.path.join(ROOT, ".build/bench/benchgen"))
     ap.add_argument("--out-dir", default=os.path.join(ROOT, "bench-results"))
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=3, help="repetitions of the idle workloads")
+    ap.add_argument("--traffic-reps", type=int, default=5,
+                    help="repetitions of the traffic workloads (their throughput swings most from run to run)")
     ap.add_argument("--seconds", type=int, default=3, help="length of each traffic run")
     ap.add_argument("--idle-window", type=float, default=4.0, help="seconds each monitor is measured at idle")
     ap.add_argument("--idle", default="10000,100000", help="idle connection counts, comma-separated ('' for none)")
@@ -963,7 +966,7 @@ def main():
     machine["seconds"] = round(time.monotonic() - START)
     summary = summarize(runs)
     verdict_list = verdicts(summary)
-    settings = {"reps": args.reps, "seconds": args.seconds, "idle_window_s": args.idle_window,
+    settings = {"reps": args.reps, "traffic_reps": args.traffic_reps, "seconds": args.seconds, "idle_window_s": args.idle_window,
                 "configs": CONFIGS, "nettop_args": "--json --interval 1 > /dev/null",
                 "nethogs_args": "-a -t -d 1 DEV", "iftop_args": "-t -n -N -P -B -i DEV"}
     with open(os.path.join(args.out_dir, "latest.json"), "w") as f:
