@@ -244,6 +244,13 @@ static __always_inline __u16 current_epoch(void)
 	return now ? (__u16)*now : 0;
 }
 
+/* Queues `key` for user space's next tick; a full queue is counted (user space then reads the whole map). */
+static __always_inline void queue_dirty(const struct nt_conn_key *key)
+{
+	if (bpf_ringbuf_output(&dirty, (void *)key, sizeof(*key), 0))
+		count(NT_CNT_DIRTY_LOST);
+}
+
 /* Called after every change to the entry `v` of `key`: queues the key once per epoch. The change is made
  * first, so that user space reading the entry after it advanced the epoch either sees the change or gets
  * the key at its next tick. */
@@ -254,8 +261,7 @@ static __always_inline void mark_dirty(const struct nt_conn_key *key, struct nt_
 	if (v->dirty_epoch == e)
 		return;
 	v->dirty_epoch = e;
-	if (bpf_ringbuf_output(&dirty, (void *)key, sizeof(*key), 0))
-		count(NT_CNT_DIRTY_LOST);
+	queue_dirty(key);
 }
 
 static __always_inline bool wanted(__u16 family, __u16 proto)
@@ -329,10 +335,8 @@ static __always_inline long insert(struct nt_conn_key *key, struct nt_conn_info 
 	tmpl->dirty_epoch = current_epoch();
 	long err = bpf_map_update_elem(&conns, key, tmpl, BPF_NOEXIST);
 	if (!err) {
-		/* Queued after the insert, like every change (mark_dirty). */
-		if (bpf_ringbuf_output(&dirty, key, sizeof(*key), 0))
-			count(NT_CNT_DIRTY_LOST);
-	} else if (err != -17 /* EEXIST */) {
+		queue_dirty(key); /* after the insert, like every change (mark_dirty) */
+	} else if (err != -EEXIST) {
 		__u8 one = 1;
 		untracked_used = 1;
 		if (bpf_map_update_elem(&untracked, key, &one, BPF_NOEXIST) == 0)
@@ -347,7 +351,7 @@ static __always_inline struct nt_conn_info *create(struct nt_conn_key *key, stru
 {
 	long err = insert(key, tmpl);
 
-	if (err && err != -17)
+	if (err && err != -EEXIST)
 		return NULL;
 	return bpf_map_lookup_elem(&conns, key);
 }
@@ -735,7 +739,7 @@ static __always_inline void tcp_state_change(struct sock *sk, __u64 cookie, __u1
 		}
 		/* Made whole here, so no lookups follow the insert; only a race with another CPU adds to the
 		 * entry that CPU made. */
-		if (insert(&e->key, &e->info) == -17)
+		if (insert(&e->key, &e->info) == -EEXIST)
 			account(&e->key, &e->info, 0, 0, !child);
 		return;
 	}

@@ -9,6 +9,7 @@
 #define MSG_PEEK 2
 #define SOCK_BINDPORT_LOCK 8
 #define SOCK_DEAD 0 /* bit in skc_flags */
+#define EEXIST 17
 
 enum {
 	TCP_ESTABLISHED = 1,
