@@ -60,8 +60,6 @@ struct ClientState: Sendable {
     /// were 19 MB at the tick's peak.
     private var passedOver: [Int32] = []
     private var unmatched: [Int32] = []
-    /// Rows of this poll shown closed.
-    private var closedShown = 0
 
     init(lastPoll: UInt64, nextClosedSeq: UInt64) {
         self.lastPoll = lastPoll
@@ -77,7 +75,6 @@ struct ClientState: Sendable {
         current.removeAll(keepingCapacity: true)
         current.reserveCapacity(rows)
         cursor = 0
-        closedShown = 0
         passedOver.removeAll(keepingCapacity: true)
         unmatched.removeAll(keepingCapacity: true)
     }
@@ -88,7 +85,6 @@ struct ClientState: Sendable {
         let shown = Shown(id: RowID(key: sample.pointee.kernelKey, tuple: sample.pointee.tuple), seen: Seen(sample),
                           closed: closed)
         current.append(shown)
-        if closed { closedShown += 1 }
         let end = min(previous.count, cursor + 1 + Self.lookahead)
         var ahead = cursor
         while ahead < end {
@@ -129,7 +125,7 @@ struct ClientState: Sendable {
         swap(&previous, &current)
         // Closed rows are shown once: kept, they would only be passed over and searched by the next poll
         // (connection churn closes 50,000 a tick, and each poll sorted and searched the last one's).
-        if closedShown > 0 { previous.removeAll { $0.closed } }
+        previous.removeAll { $0.closed }
         return corrections
     }
 }
