@@ -34,10 +34,11 @@ final class TCPNetnsTests: KernelTestCase {
             try startPeer(["tcp-client", "--connect", link.v4B, "--port", "\(port)", "--send", "100"], in: clientNs)
         }
         for client in clients { try client.finish() }
-        waitForRow(nettop, "the later connections' server ends, closed", match: { t in
+        let laterServerEnds = { (t: ObservedTable) in
             t.find(type: "tcp", sport: port, netNs: serverNs.inode).filter { $0.latest.dport != hold.lport && $0.seenClosed }
-                .count == 2 ? [t.find(type: "tcp", sport: port, dport: hold.lport, netNs: serverNs.inode)[0]] : []
-        })
+        }
+        XCTAssertTrue(nettop.waitFor(timeout: rowTimeout) { laterServerEnds($0).count == 2 },
+                      "the later connections' server ends, closed: \(laterServerEnds(nettop.table))")
         let ticks = nettop.table.tickCount
         XCTAssertTrue(nettop.waitFor(timeout: rowTimeout) { $0.tickCount >= ticks + 2 }, "nettop stopped ticking")
         let row = try XCTUnwrap(oldServerEnd(nettop.table).first)
