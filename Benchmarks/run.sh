@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The body of `make bench` (after the set-up and the release build): installs the peers it compares with,
 # builds the traffic generator, and runs Benchmarks/bench.py, bounded in time. Root only.
-# Extra arguments go to bench.py (e.g. --reps 5, --only churn,udp, --idle 10000); see bench.py --help.
+# Extra arguments go to bench.py (e.g. --traffic-reps 7, --only churn,udp, --idle 10000); see bench.py --help.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
