@@ -38,17 +38,14 @@ build:
 # offsets guessed); tests that do not run the tracer, cover both modes already, or harden the front ends
 # (UI, signals, environment, load) are not repeated. Nor are the two UDP tests without cgroup v2: with
 # neither cgroup v2 nor BTF, sockets are keyed by their address, which the next client's socket reuses, so
-# their rows merge (a known limitation of that combination, in the README). Nor the test that an accepted
-# connection that moved no byte already names its process: without BTF the tracepoint backend has no
-# accept hook (it would walk task, files and fd table, whose offsets are not guessed) and learns the owner
-# at the connection's first byte (in the README).
+# their rows merge (a known limitation of that combination, in the README).
 test: setup
 	$(SWIFT) build --build-tests
 	bin="$$($(SWIFT) build --show-bin-path)" && \
 	export NETTOP_BIN="$$bin/nettop" NETTOP_PEER="$$bin/nettop-peer" && \
 	$(SWIFT) test --skip-build --no-parallel --disable-swift-testing && \
 	NETTOP_TEST_NO_BTF=1 $(SWIFT) test --skip-build --no-parallel --disable-swift-testing --filter KernelTests \
-		--skip 'KernelTests\.(Backend|OffsetGuess|PeerSelf|ConntrackResolverKernel|NDJSONDecoding|InProcessTracer|UITmux|UIHardening|LoadTests|SignalCleanup|Environment|HostileName|MapLimit|UDPTests/testUnconnectedServerThreeClientsWithoutCgroup2|ProcessAttributionTests/testEndsThatMovedNoBytes)'
+		--skip 'KernelTests\.(Backend|OffsetGuess|PeerSelf|ConntrackResolverKernel|NDJSONDecoding|InProcessTracer|UITmux|UIHardening|LoadTests|SignalCleanup|Environment|HostileName|MapLimit|UDPTests/testUnconnectedServerThreeClientsWithoutCgroup2)'
 
 # Bulk TCP, connection churn, UDP and idle connections, each with no monitor, nettop, nethogs and iftop
 # (Benchmarks/bench.py says how); bounded to well under 15 minutes. BENCH_ARGS go to bench.py.

@@ -8,7 +8,8 @@
  * Backends (TracerCore/Kernel/Backend.swift chooses one and turns the other programs off before load):
  *  - tracepoint: tp_btf on sock:sock_send_length / sock_recv_length / inet_sock_set_state and
  *    tcp:tcp_destroy_sock, the cgroup sendmsg/recvmsg hooks for UDP peers (without cgroup v2: the socket
- *    syscalls), accept()'s exit, tcp:tcp_retransmit_skb, cgroup/sock_release.
+ *    syscalls), tcp:tcp_retransmit_skb, cgroup/sock_release. No accept hook: an accepted connection
+ *    that has moved no bytes is shown with its listener's owner (user space, PortMapping).
  *  - fentry: fexit on tcp_sendmsg (and tcp_sendpage before 6.5), tcp_recvmsg, udp(v6)_sendmsg/recvmsg, tcp_v4/v6_connect,
  *    inet_csk_accept and fentry on tcp_close; tp_btf inet_sock_set_state and tcp_destroy_sock;
  *    tcp:tcp_retransmit_skb.
@@ -125,34 +126,6 @@ int BPF_PROG(tp_tcp_destroy_sock, struct sock *sk)
 	tcp_destroyed(sk);
 	return 0;
 }
-
-/* accept()/accept4() returned a descriptor: its process owns the connection from now on. */
-static __always_inline int accepted(struct syscall_exit *ctx)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt;
-	struct file **fds;
-	struct file *file;
-	struct socket *sock;
-	__s64 fd = ctx->ret;
-
-	if (fd < 0)
-		return 0;
-	fdt = BPF_CORE_READ(task, files, fdt); /* once: each step of the chain is a read */
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-		return 0;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return 0;
-	sock = BPF_CORE_READ(file, private_data);
-	tcp_accepted(BPF_CORE_READ(sock, sk));
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_exit_accept4")
-int sys_exit_accept4(struct syscall_exit *ctx) { return accepted(ctx); }
-SEC("tracepoint/syscalls/sys_exit_accept")
-int sys_exit_accept(struct syscall_exit *ctx) { return accepted(ctx); }
 
 /* ---- fentry backend ---- */
 

@@ -66,7 +66,7 @@ struct nt_conn_info {
 
 enum nt_event_kind {
 	NT_EV_CLOSE = 1,       /* a TCP connection closed: key + final info */
-	NT_EV_LISTEN = 2,      /* a TCP socket started listening: info.sport, info.netns, info.family */
+	NT_EV_LISTEN = 2,      /* a TCP socket started listening: info.sport, netns, family, pid, comm */
 	NT_EV_UNLISTEN = 3,    /* a TCP listener closed */
 	NT_EV_SOCK_RELEASE = 4 /* a UDP socket was released: key.cookie; user space closes its peers */
 };

@@ -704,6 +704,9 @@ static __always_inline void tcp_state_change(struct sock *sk, __u64 cookie, __u1
 			return;
 		read_sock(sk, family, IPPROTO_TCP, &e->info);
 		e->info.tcp_state = newstate;
+		/* listen() runs in its caller's context: the listener's owner. */
+		if (newstate == TCP_LISTEN)
+			set_owner(&e->info);
 		emit_simple(newstate == TCP_LISTEN ? NT_EV_LISTEN : NT_EV_UNLISTEN, 0, &e->info);
 		return;
 	}
@@ -730,7 +733,8 @@ static __always_inline void tcp_state_change(struct sock *sk, __u64 cookie, __u1
 		read_sock(sk, family, IPPROTO_TCP, &e->info);
 		e->info.tcp_state = newstate;
 		if (child) {
-			/* A listener's child, in softirq: no owner until accept() or the first I/O. */
+			/* A listener's child, in softirq: no owner until accept() (fentry, kprobe) or the first
+			 * I/O; until then user space shows the listener's owner. */
 			e->info.origin = NT_ORIGIN_ACCEPT;
 		} else {
 			/* connect(): process context, the connecting process owns it. */

@@ -63,27 +63,6 @@ struct tcp_skb_cb {
 	__u16 tcp_gso_segs;
 };
 
-struct socket {
-	struct sock *sk;
-};
-
-struct file {
-	void *private_data;
-};
-
-struct fdtable {
-	unsigned int max_fds;
-	struct file **fd;
-};
-
-struct files_struct {
-	struct fdtable *fdt;
-};
-
-struct task_struct {
-	struct files_struct *files;
-};
-
 #pragma clang attribute pop
 
 #include "nettop_constants.h"

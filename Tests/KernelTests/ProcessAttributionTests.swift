@@ -75,8 +75,9 @@ final class ProcessAttributionTests: KernelTestCase {
                                       pid: accepted.pid, sent: 0, recv: 5000, closed: true))
     }
 
-    /// Before either end moved a byte: the accepted end belongs to the process that accepted it (the
-    /// kernel made it in softirq, with no process to name), the connecting end to the one that connected.
+    /// Before either end moved a byte: the accepted end names the server's process (the kernel made it in
+    /// softirq, with no process to name; fentry and kprobe see accept() return, the tracepoint backend
+    /// shows the listener's owner until the first byte), the connecting end the one that connected.
     func testEndsThatMovedNoBytesBelongToTheProcessesThatAcceptedAndConnected() throws {
         let nettop = try startNetTop()
         let (server, holder, hold) = try heldConnection("127.0.0.1")
@@ -88,6 +89,22 @@ final class ProcessAttributionTests: KernelTestCase {
         waitForRow(nettop, "connecting end, pid \(hold.pid)", match: {
             $0.find(type: "tcp", sport: hold.lport, dport: hold.rport, netNs: root)
         }, done: { $0.latest.pid == hold.pid && $0.latest.sent == 0 && $0.latest.recv == 0 })
+        holder.closeStdin()
+        try holder.finish()
+        try server.finish()
+    }
+
+    /// The same for a server that was listening before nettop started: its owner comes from /proc.
+    func testEndThatMovedNoBytesOfAListenerOpenedBeforeNetTopNamesTheServer() throws {
+        let server = try startPeer(["hold-server", "--bind", "127.0.0.1", "--port", "0", "--timeout-ms", "120000"])
+        let port = try server.listeningPort()
+        let nettop = try startNetTop()
+        let holder = try startPeer(["hold", "--connect", "127.0.0.1", "--port", "\(port)", "--timeout-ms", "120000"])
+        try holder.waitFor("connected")
+        let accepted = try XCTUnwrap(try server.waitFor("accepted").first)
+        waitForRow(nettop, "accepted end, pid \(accepted.pid)", match: {
+            $0.find(type: "tcp", sport: accepted.lport, dport: accepted.rport, netNs: Namespace.root.inode)
+        }, done: { $0.latest.pid == accepted.pid && $0.latest.comm == "nettop-peer" && $0.latest.recv == 0 })
         holder.closeStdin()
         try holder.finish()
         try server.finish()

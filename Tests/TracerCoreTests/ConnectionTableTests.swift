@@ -161,6 +161,25 @@ final class ConnectionTableTests: XCTestCase {
         XCTAssertEqual(rows(&table, "ui", at: s).map(\.direction), [.incoming])
     }
 
+    func testAcceptedEndWithoutOwnerShowsItsListenersProcess() {
+        var table = ConnectionTable(config: TableConfig())
+        let accepted = F.tuple(.tcp, "10.0.0.1", 8443, "10.0.0.50", 51000)
+        let other = F.tuple(.tcp, "10.0.0.1", 9000, "10.0.0.50", 51001)
+        let connected = F.tuple(.tcp, "10.0.0.1", 51002, "10.0.0.2", 8443)
+        table.ports.add(type: .tcp, netns: F.hostNetns, port: 8443, owner: PortMapping.Owner(pid: 4242, comm: "server"))
+        _ = table.update(live: [F.sample(accepted, cookie: 1, origin: .accept, pid: 0, comm: ""),
+                                F.sample(other, cookie: 2, origin: .accept, pid: 0, comm: ""),
+                                F.sample(connected, cookie: 3, origin: .connect, pid: 0, comm: "")],
+                         closed: [], now: s)
+        let byPort = { (r: [ConnectionStats]) in Dictionary(uniqueKeysWithValues: r.map { ($0.tuple.sport, "\($0.pid) \($0.comm)") }) }
+        // Only an accepted end on the listener's port takes its owner; nothing is made up for the others.
+        XCTAssertEqual(byPort(rows(&table, "ui", at: s)), [8443: "4242 server", 9000: "0 ", 51002: "0 "])
+        // Its first byte names the process that accepted it, which wins over the listener's.
+        _ = table.update(live: [F.sample(accepted, cookie: 1, recv: 10, origin: .accept, pid: 4300, comm: "worker")],
+                         closed: [], now: 2 * s)
+        XCTAssertEqual(byPort(rows(&table, "ui", at: 2 * s))[8443], "4300 worker")
+    }
+
     func testRowWhoseTupleChangedKeepsItsCounts() {
         var table = ConnectionTable(config: TableConfig())
         let bound = F.tuple(.tcp, "0.0.0.0", 40000, "10.0.0.2", 80)

@@ -89,6 +89,33 @@ final class InitialStateTests: XCTestCase {
                                       "udp/\(hostNS)/5353", "udp/\(hostNS)/5354"])
     }
 
+    func testTCPListenersCarryTheirOwners() {
+        let withListeners = owners.merging([12943: (pid: 100, comm: "server"), 12946: (pid: 400, comm: "dual")]) { a, _ in a }
+        let r = InitialState.build(tables: fixtureTables(), owners: withListeners, now: now)
+        let byPort = Dictionary(uniqueKeysWithValues: r.listening.map { ("\($0.type.rawValue)/\($0.port)", $0.owner) })
+        XCTAssertEqual(byPort["tcp/8080"], PortMapping.Owner(pid: 100, comm: "server"))
+        XCTAssertEqual(byPort["tcp/8443"], PortMapping.Owner(pid: 400, comm: "dual"))
+        XCTAssertEqual(byPort["tcp/2024"], .some(nil), "no fd found for it")
+        XCTAssertEqual(byPort["udp/5353"], .some(nil), "UDP ports need no owner")
+    }
+
+    func testListenersOfOnePortMergeToOneOwnerOrNone() {
+        func listener(_ address: IPAddress, _ port: UInt16, inode: UInt64) -> ProcNetEntry {
+            ProcNetEntry(type: .tcp, localAddress: address, localPort: port, remoteAddress: address, remotePort: 0,
+                         state: TCPStateNumber.listen, inode: inode)
+        }
+        // 80 on IPv4 and IPv6 by one process; 443 by two (SO_REUSEPORT workers).
+        let tables: [UInt32: [ProcNetEntry]] = [hostNS: [listener(ip("0.0.0.0"), 80, inode: 1), listener(.anyV6, 80, inode: 2),
+                                                         listener(ip("0.0.0.0"), 443, inode: 3), listener(ip("0.0.0.0"), 443, inode: 4)]]
+        let r = InitialState.build(tables: tables, owners: [1: (pid: 7, comm: "web"), 2: (pid: 7, comm: "web"),
+                                                            3: (pid: 8, comm: "w1"), 4: (pid: 9, comm: "w2")], now: now)
+        XCTAssertEqual(r.listening.map(\.port), [80, 443])
+        XCTAssertEqual(r.listening.map(\.owner), [PortMapping.Owner(pid: 7, comm: "web"), nil])
+        let ports = PortMapping(listening: r.listening)
+        XCTAssertEqual(ports.owner(type: .tcp, netns: hostNS, port: 80)?.pid, 7)
+        XCTAssertNil(ports.owner(type: .tcp, netns: hostNS, port: 443))
+    }
+
     func testOptionsFilterProtocolsAndIPv6() {
         let tables = fixtureTables()
         let noV6 = InitialState.build(tables: tables, owners: owners, now: now,
@@ -114,9 +141,10 @@ final class InitialStateTests: XCTestCase {
         XCTAssertEqual(nothing.seeds.count, 0)
         XCTAssertEqual(nothing.listening.count, 0)
 
-        XCTAssertEqual(InitialState.seedInodes(tables: tables),
-                       [12945, 12949, 12944, 54321, 12948, 12947, 12950, 777, 12954, 12956])
-        XCTAssertEqual(InitialState.seedInodes(tables: tables, options: .init(collectTCP: false)), [12954, 12956])
+        // Seeds, and the TCP listeners 8080, 2024 and 8443 (12943, 1589, 12946).
+        XCTAssertEqual(InitialState.ownerInodes(tables: tables),
+                       [12945, 12949, 12944, 54321, 12948, 12947, 12950, 777, 12954, 12956, 12943, 1589, 12946])
+        XCTAssertEqual(InitialState.ownerInodes(tables: tables, options: .init(collectTCP: false)), [12954, 12956])
     }
 
     func testNamespacesAreKeptApartAndDuplicatesMerged() {

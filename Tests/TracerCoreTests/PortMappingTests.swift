@@ -44,4 +44,41 @@ final class PortMappingTests: XCTestCase {
         ports.remove(type: .udp, netns: ns, port: 5353)
         XCTAssertFalse(ports.isListening(type: .udp, netns: ns, port: 5353))
     }
+
+    func testOwnerIsKnownWhileEverySocketOnThePortIsOneProcesses() {
+        let nginx = PortMapping.Owner(pid: 700, comm: "nginx")
+        var ports = PortMapping()
+        ports.add(type: .tcp, netns: ns, port: 80, owner: nginx)
+        XCTAssertEqual(ports.owner(type: .tcp, netns: ns, port: 80), nginx)
+        XCTAssertNil(ports.owner(type: .tcp, netns: otherNs, port: 80))
+        XCTAssertNil(ports.owner(type: .udp, netns: ns, port: 80))
+        // Its IPv6 listener on the same port: still one process.
+        ports.add(type: .tcp, netns: ns, port: 80, owner: PortMapping.Owner(pid: 700, comm: "nginx"))
+        XCTAssertEqual(ports.owner(type: .tcp, netns: ns, port: 80), nginx)
+        ports.remove(type: .tcp, netns: ns, port: 80)
+        XCTAssertEqual(ports.owner(type: .tcp, netns: ns, port: 80), nginx)
+        ports.remove(type: .tcp, netns: ns, port: 80)
+        XCTAssertNil(ports.owner(type: .tcp, netns: ns, port: 80))
+    }
+
+    func testPortSharedByTwoProcessesNamesNobodyUntilAllItsSocketsClose() {
+        var ports = PortMapping()
+        ports.add(type: .tcp, netns: ns, port: 8080, owner: PortMapping.Owner(pid: 10, comm: "worker"))
+        ports.add(type: .tcp, netns: ns, port: 8080, owner: PortMapping.Owner(pid: 11, comm: "worker"))
+        XCTAssertNil(ports.owner(type: .tcp, netns: ns, port: 8080))
+        // Which of the two closed is not known: the port stays unattributed while any socket is left.
+        ports.remove(type: .tcp, netns: ns, port: 8080)
+        XCTAssertNil(ports.owner(type: .tcp, netns: ns, port: 8080))
+        ports.remove(type: .tcp, netns: ns, port: 8080)
+        let java = PortMapping.Owner(pid: 12, comm: "java")
+        ports.add(type: .tcp, netns: ns, port: 8080, owner: java)
+        XCTAssertEqual(ports.owner(type: .tcp, netns: ns, port: 8080), java)
+    }
+
+    func testListenerReadFromProcHasNoOwnerAndHidesALaterOne() {
+        var ports = PortMapping([(type: .tcp, netns: ns, port: 22)])
+        XCTAssertNil(ports.owner(type: .tcp, netns: ns, port: 22))
+        ports.add(type: .tcp, netns: ns, port: 22, owner: PortMapping.Owner(pid: 99, comm: "sshd"))
+        XCTAssertNil(ports.owner(type: .tcp, netns: ns, port: 22))
+    }
 }

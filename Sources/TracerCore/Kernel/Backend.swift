@@ -44,9 +44,9 @@ struct Backend: Sendable {
         switch kind {
         case .tracepoint:
             // A UDP datagram's peer: from the cgroup sendmsg/recvmsg hooks, or without cgroup v2 from
-            // the socket system calls (which also put every system call on its slow path).
+            // the socket system calls (which also put every system call on its slow path). No accept
+            // hook: an accepted connection's owner is its listener's until its first byte (PortMapping).
             if Backend.peerHookSections.contains(section) { return true }
-            if section.hasPrefix("tracepoint/syscalls/sys_exit_accept") { return true }
             if section.hasPrefix("tracepoint/syscalls/") { return !cgroup }
             return guessesOffsets ? section.hasPrefix("tracepoint/sock/") : section.hasPrefix("tp_btf/")
         case .fentry:

@@ -69,7 +69,7 @@ final class KernelTracer: KernelTracing {
         let now = monotonicNow()
         let scan = procFS.scan(now: now, options: .init(collectTCP: config.collectTCP, collectUDP: config.collectUDP,
                                                          collectIPv6: config.collectIPv6))
-        table.ports = PortMapping(scan.listening)
+        table.ports = PortMapping(listening: scan.listening)
         table.seed(scan.seeds, now: now)
         netnsNames = procFS.netnsNames()
         netnsNamesRefreshed = now
@@ -143,7 +143,9 @@ final class KernelTracer: KernelTracing {
             case NT_EV_LISTEN.rawValue, NT_EV_UNLISTEN.rawValue:
                 let port = event.info.sport
                 if event.kind == NT_EV_LISTEN.rawValue {
-                    table.ports.add(type: .tcp, netns: event.info.netns, port: port)
+                    let owner = event.info.pid == 0 ? nil
+                        : PortMapping.Owner(pid: event.info.pid, comm: names.name(pid: event.info.pid, comm: event.info.comm))
+                    table.ports.add(type: .tcp, netns: event.info.netns, port: port, owner: owner)
                 } else {
                     table.ports.remove(type: .tcp, netns: event.info.netns, port: port)
                 }

@@ -185,15 +185,15 @@ public struct ProcFS: Sendable {
         readTables(base: "\(root)/\(pid)/net", options: options)
     }
 
-    /// Reads the start state: every namespace's tables, the owners of the sockets that become seeds,
-    /// and builds seeds and listening ports (see `InitialState.build`).
+    /// Reads the start state: every namespace's tables, the owners of the sockets that become seeds and
+    /// of the TCP listeners, and builds seeds and listening ports (see `InitialState.build`).
     public func scan(now: UInt64, options: InitialState.Options = .init()) -> ProcScan {
         let started = monotonicNow()
         var namespaces = self.namespaces()
         let pids = self.pids()
         // The tables and the fd links are both kernel-bound: read them at the same time, the tables in
-        // job 0 and the fds of every process in the other jobs. Owners of sockets that turn out not to be
-        // seeds are dropped afterwards.
+        // job 0 and the fds of every process in the other jobs. Owners of sockets that turn out to be neither
+        // seeds nor TCP listeners are dropped afterwards.
         let stripes = ProcFS.workers
         let readers = Array(namespaces)
         var tableParts = [ProcNetParseResult](repeating: .init(), count: readers.count)
@@ -226,7 +226,7 @@ public struct ProcFS: Sendable {
             tables[netns] = parsed.entries
             malformed += parsed.malformedLines
         }
-        let wanted = InitialState.seedInodes(tables: tables, options: options)
+        let wanted = InitialState.ownerInodes(tables: tables, options: options)
         let pidOf = merge(ownerParts).filter { wanted.contains($0.key) }
         let built = InitialState.build(tables: tables, owners: withComms(pidOf), now: now, options: options)
         let ms = Double(monotonicNow() &- started) / 1_000_000

@@ -330,10 +330,17 @@ public struct ConnectionTable: Sendable {
                               wallClockOffsetNs: Int64) -> ConnectionStats {
         let delta = client.delta(sample, output: output, closed: closed)
         let tuple = sample.pointee.tuple
+        var pid = sample.pointee.pid, comm = sample.pointee.comm
+        if pid == 0, sample.pointee.origin == .accept,
+           let owner = ports.owner(type: tuple.type, netns: tuple.netns, port: tuple.sport) {
+            // Accepted and no byte moved yet: its listener's process (see PortMapping).
+            pid = owner.pid
+            comm = owner.comm
+        }
         return ConnectionStats(
             tuple: tuple,
             direction: DirectionResolver.direction(tuple: tuple, origin: sample.pointee.origin, ports: ports),
-            pid: sample.pointee.pid, comm: sample.pointee.comm,
+            pid: pid, comm: comm,
             monotonicSentBytes: sample.pointee.sentBytes, lastSentBytes: delta.sent,
             monotonicRecvBytes: sample.pointee.recvBytes, lastRecvBytes: delta.recv,
             monotonicRetransmits: sample.pointee.retransmits, lastRetransmits: delta.retransmits,

@@ -1,6 +1,7 @@
 /// A port on which a socket waits for peers, in one network namespace: a TCP listener, or a UDP socket
-/// bound to a local port and not connected. Used to tell incoming from outgoing connections.
-public typealias ListeningPort = (type: ConnectionType, netns: UInt32, port: UInt16)
+/// bound to a local port and not connected. Used to tell incoming from outgoing connections, and (TCP)
+/// to name the process of an accepted connection that has not moved a byte yet (`PortMapping`).
+public typealias ListeningPort = (type: ConnectionType, netns: UInt32, port: UInt16, owner: PortMapping.Owner?)
 
 /// Builds what nettop knows at start from the /proc/net tables: connections that already exist (as
 /// seeds with zero counters: they are counted from the moment nettop started) and the listening ports.
@@ -52,7 +53,8 @@ public enum InitialState {
     /// The seeds and listening ports for the parsed tables of each network namespace.
     ///
     /// - `tables`: netns inode → every row of its tcp, tcp6, udp and udp6 tables.
-    /// - `owners`: socket inode → owning process; a seed whose inode is not in it gets pid 0 and comm "".
+    /// - `owners`: socket inode → owning process; a seed whose inode is not in it gets pid 0 and comm "",
+    ///   a TCP listening port whose sockets are not all one known process's gets no owner.
     /// - `now`: CLOCK_MONOTONIC nanoseconds, the seeds' `firstSeen` and `lastActivity`.
     ///
     /// Options filter seeds by protocol and by family (IPv4-mapped rows of the tcp6/udp6 tables count as
@@ -69,7 +71,7 @@ public enum InitialState {
         seeds.reserveCapacity(rows)
         var order: [(key: SeedKey, index: Int32)] = []
         order.reserveCapacity(rows)
-        var listening = Set<ListeningKey>()
+        var listening: [ListeningKey: Listener] = [:]
         for (netns, entries) in tables {
             for e in entries {
                 switch e.type {
@@ -77,7 +79,15 @@ public enum InitialState {
                 case .udp: guard options.collectUDP else { continue }
                 }
                 if isListening(e) {
-                    listening.insert(ListeningKey(type: e.type, netns: netns, port: e.localPort))
+                    let key = ListeningKey(type: e.type, netns: netns, port: e.localPort)
+                    let owner = e.type == .tcp && e.inode != 0
+                        ? owners[e.inode].map { PortMapping.Owner(pid: $0.pid, comm: $0.comm) } : nil
+                    // The IPv4 and IPv6 sockets of a port, or an SO_REUSEPORT group: one owner or none.
+                    if let seen = listening[key] {
+                        if seen.owner?.pid != owner?.pid { listening[key] = Listener(owner: nil) }
+                    } else {
+                        listening[key] = Listener(owner: owner)
+                    }
                     continue
                 }
                 guard isConnection(e) else { continue }
@@ -106,15 +116,17 @@ public enum InitialState {
         permutation.append(contentsOf: repeated)
         seeds.rearrange(by: permutation)
         seeds.removeLast(seeds.count - unique)
-        let sortedListening = listening.sorted().map { (type: $0.type, netns: $0.netns, port: $0.port) }
+        let sortedListening = listening.sorted { $0.key < $1.key }
+            .map { (type: $0.key.type, netns: $0.key.netns, port: $0.key.port, owner: $0.value.owner) }
         return (seeds, sortedListening)
     }
 
-    /// The socket inodes of the rows that would become seeds: the only owners worth looking up.
-    public static func seedInodes(tables: [UInt32: [ProcNetEntry]], options: Options = Options()) -> Set<UInt64> {
+    /// The socket inodes whose owners are worth looking up: the rows that would become seeds, and the
+    /// TCP listeners (the owner an accepted connection shows until its first byte).
+    public static func ownerInodes(tables: [UInt32: [ProcNetEntry]], options: Options = Options()) -> Set<UInt64> {
         var inodes = Set<UInt64>()
         for entries in tables.values {
-            for e in entries where e.inode != 0 && isConnection(e) {
+            for e in entries where e.inode != 0 && (isConnection(e) || (e.type == .tcp && isListening(e))) {
                 switch e.type {
                 case .tcp: if options.collectTCP { inodes.insert(e.inode) }
                 case .udp: if options.collectUDP { inodes.insert(e.inode) }
@@ -172,6 +184,10 @@ public enum InitialState {
             if a.dest != b.dest { return a.dest < b.dest }
             return (a.ports & 0xffff) < (b.ports & 0xffff)
         }
+    }
+
+    private struct Listener {
+        var owner: PortMapping.Owner?
     }
 
     private struct ListeningKey: Hashable, Comparable {

@@ -28,8 +28,8 @@ final class BackendLoadTests: XCTestCase {
         let loaded = try XCTUnwrap(try outcome.get())
         XCTAssertEqual(loaded.sorted(), [
             "cg_sock_release", "cg_udp4_recvmsg", "cg_udp4_sendmsg", "cg_udp6_recvmsg", "cg_udp6_sendmsg",
-            "sys_exit_accept", "sys_exit_accept4", "tp_inet_sock_set_state", "tp_sock_recv_length",
-            "tp_sock_send_length", "tp_tcp_destroy_sock", "tp_tcp_retransmit_skb",
+            "tp_inet_sock_set_state", "tp_sock_recv_length", "tp_sock_send_length", "tp_tcp_destroy_sock",
+            "tp_tcp_retransmit_skb",
         ])
     }
 
@@ -40,7 +40,7 @@ final class BackendLoadTests: XCTestCase {
         guard features.socketTracepoints && features.btf else { return }
         XCTAssertEqual(try XCTUnwrap(try outcome.get()).sorted(), [
             "sys_enter_recvfrom", "sys_enter_recvmmsg", "sys_enter_recvmsg", "sys_enter_sendmmsg",
-            "sys_enter_sendmsg", "sys_enter_sendto", "sys_exit_accept", "sys_exit_accept4", "sys_exit_recvfrom",
+            "sys_enter_sendmsg", "sys_enter_sendto", "sys_exit_recvfrom",
             "sys_exit_recvmmsg", "sys_exit_recvmsg", "sys_exit_sendmmsg", "sys_exit_sendmsg", "sys_exit_sendto",
             "tp_inet_sock_set_state", "tp_sock_recv_length", "tp_sock_send_length", "tp_tcp_destroy_sock",
             "tp_tcp_retransmit_skb",
