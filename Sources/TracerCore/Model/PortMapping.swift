@@ -20,6 +20,12 @@ public struct PortMapping: Sendable, Hashable {
             self.pid = pid
             self.comm = comm
         }
+
+        /// The owner of two sockets on one port: the first's when both are one process's, else nobody
+        /// (one unknown, or two processes).
+        static func shared(_ a: Owner?, _ b: Owner?) -> Owner? {
+            a?.pid == b?.pid ? a : nil
+        }
     }
 
     private struct Key: Hashable, Sendable {
@@ -56,7 +62,7 @@ public struct PortMapping: Sendable, Hashable {
             return
         }
         s.count += 1
-        if s.owner?.pid != owner?.pid { s.owner = nil }
+        s.owner = Owner.shared(s.owner, owner)
         sockets[key] = s
     }
 

@@ -83,11 +83,8 @@ public enum InitialState {
                     let owner = e.type == .tcp && e.inode != 0
                         ? owners[e.inode].map { PortMapping.Owner(pid: $0.pid, comm: $0.comm) } : nil
                     // The IPv4 and IPv6 sockets of a port, or an SO_REUSEPORT group: one owner or none.
-                    if let seen = listening[key] {
-                        if seen.owner?.pid != owner?.pid { listening[key] = Listener(owner: nil) }
-                    } else {
-                        listening[key] = Listener(owner: owner)
-                    }
+                    let seen = listening[key]
+                    listening[key] = Listener(owner: seen.map { PortMapping.Owner.shared($0.owner, owner) } ?? owner)
                     continue
                 }
                 guard isConnection(e) else { continue }
