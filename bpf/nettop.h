@@ -10,6 +10,9 @@
 
 #define NT_COMM_LEN 16
 
+/* Slots of the `peer_slots` array by default (a power of two: a thread's slot is its id's low bits). */
+#define NT_PEER_SLOTS 16384
+
 /* Settings user space writes into .rodata before load (one struct, so its offset is found once). */
 struct nt_settings {
 	__u8 collect_tcp;
@@ -18,7 +21,7 @@ struct nt_settings {
 	__u8 release_hook; /* the cgroup sock_release program is attached: TCP closes wait for release */
 	__u8 peer_hooks;   /* the cgroup sendmsg/recvmsg programs are attached: UDP peers come from them */
 	__u8 cookie_keys;  /* every hook gets the socket cookie: no entry is keyed by a sock's address */
-	__u8 _pad[2];
+	__u16 peer_slot_mask; /* peer_slots' size - 1 (NT_PEER_SLOTS - 1; fewer only in tests) */
 };
 
 enum nt_proto { NT_PROTO_TCP = 6, NT_PROTO_UDP = 17 };

@@ -136,21 +136,38 @@ struct {
 
 /* Per thread, the peer of the UDP datagram being sent or received (tracepoint backend with a cgroup v2
  * hierarchy): the cgroup sendmsg4/6 and recvmsg4/6 hooks, inside udp_sendmsg/udp_recvmsg, leave it here
- * and sock:sock_send_length / sock_recv_length, when that call returns, take it. Key: pid_tgid. An entry
- * is written in place after the thread's first datagram; LRU, so exited threads' entries make room. */
+ * and sock:sock_send_length / sock_recv_length, when that call returns, take it.
+ *
+ * A thread's slot is the array element at its thread id's low bits (an inlined lookup, where a hash map
+ * costs a hash and a bucket walk on every datagram, twice). It is the thread's while `id` holds its
+ * pid_tgid: the hook claims a free slot with a compare-and-swap, the take frees it. The rare thread that
+ * finds its slot held by another (two threads whose ids share the low bits, each in a UDP call at that
+ * moment) uses `peer_spill`, keyed by pid_tgid. Only the written part of a 64-byte slot is hot, so two
+ * threads' slots do not share a cache line. */
 struct udp_peer {
-	__u64 cookie;          /* the socket it belongs to; 0 once taken */
+	__u64 id;              /* pid_tgid of the thread whose slot it is; 0 when free (unused in peer_spill) */
+	__u64 cookie;          /* the socket the peer belongs to; 0 once taken (peer_spill) */
 	__u8 addr[16];         /* network order, v4 in the first 4 bytes */
 	__u16 port;            /* host order */
-	__u16 _pad[3];
+	__u16 _pad[15];
 };
 
 struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NT_PEER_SLOTS);
+	__type(key, __u32);
+	__type(value, struct udp_peer);
+} peer_slots SEC(".maps");
+
+struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 4096);
 	__type(key, __u64);
 	__type(value, struct udp_peer);
-} peers SEC(".maps");
+} peer_spill SEC(".maps");
+
+/* Set once a thread's peer went to peer_spill: until then a take does not look there. */
+static volatile __u8 peer_spill_used;
 
 /* Per thread, the arguments of a kernel function in progress, from its kprobe to its kretprobe (kprobe
  * backend). Key: pid_tgid. Created at entry, deleted at return (a lost return is overwritten by the
@@ -550,14 +567,35 @@ static __always_inline void tcp_io(struct sock *sk, __u64 cookie, __u16 family, 
 	add_io(&key, v, sent, recv, true);
 }
 
+/* This thread's slot in peer_slots (never NULL once the verifier knows the index is in range). */
+static __always_inline struct udp_peer *peer_slot(__u64 id)
+{
+	__u32 idx = (__u32)id & settings.peer_slot_mask;
+	return bpf_map_lookup_elem(&peer_slots, &idx);
+}
+
 /* The peer the cgroup hooks left for this thread's datagram on socket `cookie`, taken into `key`;
  * false if there is none (a connected socket's send, a receive that asked for no address). Taken even
  * when the call failed, so that it is never used for a later datagram. */
 static __always_inline bool take_peer(__u64 cookie, struct nt_conn_key *key)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct udp_peer *p = bpf_map_lookup_elem(&peers, &id);
+	struct udp_peer *p = peer_slot(id);
+	bool found;
 
+	if (p && p->id == id) {
+		found = cookie && p->cookie == cookie;
+		if (found) {
+			__builtin_memcpy(key->peer_addr, p->addr, 16);
+			key->peer_port = p->port;
+		}
+		/* Frees the slot after the reads above (the compare-and-swap orders them on every CPU). */
+		__sync_val_compare_and_swap(&p->id, id, 0);
+		return found;
+	}
+	if (!peer_spill_used)
+		return false;
+	p = bpf_map_lookup_elem(&peer_spill, &id);
 	if (!p || !cookie || p->cookie != cookie)
 		return false;
 	p->cookie = 0;

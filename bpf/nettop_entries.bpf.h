@@ -129,13 +129,22 @@ int cg_sock_create(struct bpf_sock *ctx)
 static __always_inline int stash_peer(struct bpf_sock_addr *ctx, bool v6)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct udp_peer *p = bpf_map_lookup_elem(&peers, &id);
-	struct udp_peer fresh = {};
+	struct udp_peer *p = peer_slot(id);
+	struct udp_peer spill = {};
 
-	if (!wanted(ctx->family, IPPROTO_UDP))
+	/* UDP-Lite shares these hooks; sock_send_length would not take its peer. */
+	if (!p || ctx->protocol != IPPROTO_UDP || !wanted(ctx->family, IPPROTO_UDP))
 		return 1;
-	if (!p)
-		p = &fresh;
+	if (p->id != id) {
+		__u64 held = __sync_val_compare_and_swap(&p->id, 0, id);
+		if (held && held != id) {
+			/* Another thread's datagram is in flight in this slot: this one goes to peer_spill. */
+			peer_spill_used = 1;
+			p = bpf_map_lookup_elem(&peer_spill, &id);
+			if (!p)
+				p = &spill;
+		}
+	}
 	if (v6) {
 		__u32 *a = (__u32 *)p->addr;
 		a[0] = ctx->user_ip6[0];
@@ -149,7 +158,7 @@ static __always_inline int stash_peer(struct bpf_sock_addr *ctx, bool v6)
 	}
 	p->port = bpf_ntohs((__u16)ctx->user_port);
 	p->cookie = bpf_get_socket_cookie(ctx);
-	if (p == &fresh && bpf_map_update_elem(&peers, &id, &fresh, BPF_ANY))
+	if (p == &spill && bpf_map_update_elem(&peer_spill, &id, &spill, BPF_ANY))
 		count(NT_CNT_CTX_FULL);
 	return 1;
 }

@@ -104,16 +104,20 @@ final class KernelTracer: KernelTracing {
         settings.pointee.release_hook = releaseHook ? 1 : 0
         let peerHooks = backend.usesPeerHooks(cgroup: releaseHook)
         settings.pointee.peer_hooks = peerHooks ? 1 : 0
+        let peerSlots = config.peerSlots ?? Int(NT_PEER_SLOTS)
+        settings.pointee.peer_slot_mask = UInt16(peerSlots - 1)
         settings.pointee.cookie_keys = backend.keysAreCookies ? 1 : 0
 
         // The connection map holds --max-connections rows. The set of connections left out when it is full
         // counts each of them once while it remembers them: at least 65,536 entries (6 MB of kernel memory),
         // more with a larger --max-connections, so the count stays exact up to that many alive at once.
         // The per-thread maps (a UDP peer from the cgroup hooks or the syscalls, a kprobe's arguments): only
-        // those this backend's programs use keep their size.
-        func perThread(_ used: Bool) -> Int { used ? 16_384 : 1 }
+        // those this backend's programs use keep their size (peer_spill only holds the threads whose slot
+        // another thread held).
+        func perThread(_ used: Bool, _ size: Int = 16_384) -> Int { used ? size : 1 }
         for (name, size) in [("conns", config.maxConnections), ("untracked", max(65_536, config.maxConnections)),
-                             ("dirty", config.dirtyRingBytes), ("peers", perThread(peerHooks)),
+                             ("dirty", config.dirtyRingBytes), ("peer_slots", perThread(peerHooks, peerSlots)),
+                             ("peer_spill", perThread(peerHooks, 4_096)),
                              ("sysctx", perThread(backend.kind == .tracepoint && !peerHooks)),
                              ("calls", perThread(backend.kind == .kprobe))] {
             guard let map = bpf_object__find_map_by_name(object, name) else {

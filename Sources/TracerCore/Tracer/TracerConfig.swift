@@ -21,6 +21,9 @@ public struct TracerConfig: Sendable, Hashable {
     /// tick, past which a tick reads the whole map (a lookup each would cost more by then). It counts twice
     /// in nettop's RSS (the ring is mapped twice), so it is no larger. Smaller only in tests.
     var dirtyRingBytes = 1 << 20
+    /// Per-thread slots for a UDP datagram's peer (a power of two; nil: the kernel side's NT_PEER_SLOTS).
+    /// Fewer only in tests, where threads then share slots and their peers go to the spill map.
+    var peerSlots: Int?
 
     public init() {}
 }
