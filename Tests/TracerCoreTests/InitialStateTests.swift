@@ -111,9 +111,15 @@ final class InitialStateTests: XCTestCase {
                                                             3: (pid: 8, comm: "w1"), 4: (pid: 9, comm: "w2")], now: now)
         XCTAssertEqual(r.listening.map(\.port), [80, 443])
         XCTAssertEqual(r.listening.map(\.owner), [PortMapping.Owner(pid: 7, comm: "web"), nil])
-        let ports = PortMapping(listening: r.listening)
+        XCTAssertEqual(r.listening.map(\.sockets), [2, 2])
+        var ports = PortMapping(listening: r.listening)
         XCTAssertEqual(ports.owner(type: .tcp, netns: hostNS, port: 80)?.pid, 7)
         XCTAssertNil(ports.owner(type: .tcp, netns: hostNS, port: 443))
+        // Each socket closes with an UNLISTEN event of its own: the port is open until the last one goes.
+        ports.remove(type: .tcp, netns: hostNS, port: 80)
+        XCTAssertTrue(ports.isListening(type: .tcp, netns: hostNS, port: 80), "the IPv6 socket still listens")
+        ports.remove(type: .tcp, netns: hostNS, port: 80)
+        XCTAssertFalse(ports.isListening(type: .tcp, netns: hostNS, port: 80))
     }
 
     func testOptionsFilterProtocolsAndIPv6() {

@@ -49,9 +49,11 @@ public struct PortMapping: Sendable, Hashable {
         for l in listeners { add(type: l.type, netns: l.netns, port: l.port) }
     }
 
-    /// The listening ports read at start, with their owners where /proc named one.
+    /// The listening ports read at start, each socket of them, with their owners where /proc named one.
     public init(listening: [ListeningPort]) {
-        for l in listening { add(type: l.type, netns: l.netns, port: l.port, owner: l.owner) }
+        for l in listening {
+            for _ in 0..<max(1, l.sockets) { add(type: l.type, netns: l.netns, port: l.port, owner: l.owner) }
+        }
     }
 
     /// One more socket listening; `owner` nil when it is not known (read from /proc).

@@ -1,7 +1,10 @@
 /// A port on which a socket waits for peers, in one network namespace: a TCP listener, or a UDP socket
 /// bound to a local port and not connected. Used to tell incoming from outgoing connections, and (TCP)
 /// to name the process of an accepted connection that has not moved a byte yet (`PortMapping`).
-public typealias ListeningPort = (type: ConnectionType, netns: UInt32, port: UInt16, owner: PortMapping.Owner?)
+/// A port something listens on at start: `sockets` listening sockets (an IPv4 and an IPv6 one, an
+/// SO_REUSEPORT group), whose one owner is `owner` if they are all one known process's.
+public typealias ListeningPort = (type: ConnectionType, netns: UInt32, port: UInt16, owner: PortMapping.Owner?,
+                                  sockets: Int)
 
 /// Builds what nettop knows at start from the /proc/net tables: connections that already exist (as
 /// seeds with zero counters: they are counted from the moment nettop started) and the listening ports.
@@ -59,8 +62,8 @@ public enum InitialState {
     ///
     /// Options filter seeds by protocol and by family (IPv4-mapped rows of the tcp6/udp6 tables count as
     /// IPv4); listening ports are filtered by protocol only, since an IPv6 listener also accepts IPv4
-    /// peers. Seeds come out sorted by tuple, one per tuple (the first row wins); listening ports sorted
-    /// and without duplicates (a port open on IPv4 and IPv6 is listed once).
+    /// peers. Seeds come out sorted by tuple, one per tuple (the first row wins); listening ports sorted,
+    /// once each with the number of its sockets (a port open on IPv4 and IPv6 is listed once, 2 sockets).
     public static func build(tables: [UInt32: [ProcNetEntry]], owners: [UInt64: Owner], now: UInt64,
                              options: Options = Options())
         -> (seeds: [ConnectionSample], listening: [ListeningPort]) {
@@ -82,9 +85,11 @@ public enum InitialState {
                     let key = ListeningKey(type: e.type, netns: netns, port: e.localPort)
                     let owner = e.type == .tcp && e.inode != 0
                         ? owners[e.inode].map { PortMapping.Owner(pid: $0.pid, comm: $0.comm) } : nil
-                    // The IPv4 and IPv6 sockets of a port, or an SO_REUSEPORT group: one owner or none.
+                    // The IPv4 and IPv6 sockets of a port, or an SO_REUSEPORT group: one owner or none, and
+                    // each counted, as the kernel's UNLISTEN events will count them down one by one.
                     let seen = listening[key]
-                    listening[key] = Listener(owner: seen.map { PortMapping.Owner.shared($0.owner, owner) } ?? owner)
+                    listening[key] = Listener(owner: seen.map { PortMapping.Owner.shared($0.owner, owner) } ?? owner,
+                                              sockets: (seen?.sockets ?? 0) + 1)
                     continue
                 }
                 guard isConnection(e) else { continue }
@@ -114,7 +119,8 @@ public enum InitialState {
         seeds.rearrange(by: permutation)
         seeds.removeLast(seeds.count - unique)
         let sortedListening = listening.sorted { $0.key < $1.key }
-            .map { (type: $0.key.type, netns: $0.key.netns, port: $0.key.port, owner: $0.value.owner) }
+            .map { (type: $0.key.type, netns: $0.key.netns, port: $0.key.port, owner: $0.value.owner,
+                    sockets: $0.value.sockets) }
         return (seeds, sortedListening)
     }
 
@@ -185,6 +191,7 @@ public enum InitialState {
 
     private struct Listener {
         var owner: PortMapping.Owner?
+        var sockets: Int
     }
 
     private struct ListeningKey: Hashable, Comparable {
