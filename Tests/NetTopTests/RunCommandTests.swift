@@ -38,7 +38,8 @@ final class RunCommandTests: XCTestCase {
 
     func testBatchRatesUseTheIntervalAndTicksAreSeparatedByABlankLine() {
         let world = FakeWorld()
-        let row = Fixtures.row(sent: 4096, lastSent: 4096, recv: 0, lastRecv: 0)
+        // First seen when the run began (the fake clock starts at 1,000 s).
+        let row = Fixtures.row(sent: 4096, lastSent: 4096, recv: 0, lastRecv: 0, firstSeen: 1_000_000_000_000)
         world.tracer = FakeTracer([Fixtures.snapshot([row]), Fixtures.snapshot([row])])
         XCTAssertEqual(world.run(["--batch", "--iterations", "2", "--interval", "2"]), 0)
         let ticks = world.output.components(separatedBy: "\n\n")
@@ -47,6 +48,9 @@ final class RunCommandTests: XCTestCase {
         XCTAssertTrue(ticks[1].hasPrefix("nettop 2023-11-14 22:13:20"))
         // 4096 bytes in a 2 s interval: 2.0 KiB/s; 4.0 KiB in total.
         XCTAssertTrue(ticks[0].contains("2.0 KiB   0 B  4.0 KiB"), ticks[0])
+        // Its age at each tick, from the tick's clock.
+        XCTAssertTrue(ticks[0].contains("  2s  ESTAB"), ticks[0])
+        XCTAssertTrue(ticks[1].contains("  4s  ESTAB"), ticks[1])
     }
 
     func testStopSignalEndsCleanly() {

@@ -35,7 +35,8 @@ struct StreamRunner {
             var shown = view.apply(to: try source.tick(client: client))
             let elapsed = tickStart - previousTick
             previousTick = tickStart
-            let outcome = write(shown, elapsed: elapsed, tickIndex: ticks, environment: env)
+            let outcome = write(shown, elapsed: elapsed, monotonicNs: UInt64(max(0, tickStart) * 1e9), tickIndex: ticks,
+                                environment: env)
             // The rows go back to be refilled, this snapshot holding no second reference to them.
             var done: [ConnectionStats] = []
             swap(&done, &shown.connections)
@@ -56,7 +57,8 @@ struct StreamRunner {
 
     /// Writes one tick. A JSON line goes out in pieces of about `jsonChunkBytes`, so a tick of 200k rows
     /// (90 MB of JSON) never has to be held whole; the line still ends only once all of it is written.
-    func write(_ snapshot: Snapshot, elapsed: Double, tickIndex: Int, environment env: AppEnvironment) -> WriteOutcome {
+    func write(_ snapshot: Snapshot, elapsed: Double, monotonicNs: UInt64, tickIndex: Int,
+               environment env: AppEnvironment) -> WriteOutcome {
         switch format {
         case .json:
             var outcome = WriteOutcome.written
@@ -68,7 +70,7 @@ struct StreamRunner {
         case .batch:
             let renderer = BatchRenderer(utcOffsetSeconds: env.utcOffset(snapshot.timestamp))
             // A blank line between ticks, as `top -b` separates its screens.
-            let text = (tickIndex > 0 ? "\n" : "") + renderer.render(snapshot, elapsed: elapsed)
+            let text = (tickIndex > 0 ? "\n" : "") + renderer.render(snapshot, elapsed: elapsed, monotonicNs: monotonicNs)
             return env.writeOutput(Array(text.utf8))
         }
     }

@@ -20,14 +20,16 @@ struct BatchRenderer {
         .init(title: "SENT", alignment: .right),
         .init(title: "RECV", alignment: .right),
         .init(title: "RETRANS", alignment: .right),
+        .init(title: "AGE", alignment: .right),
         .init(title: "STATE", alignment: .left),
     ]
 
-    /// `elapsed` is the time in seconds the rows' `last*` counters cover (the tick interval).
-    func render(_ snapshot: Snapshot, elapsed: Double) -> String {
+    /// `elapsed` is the time in seconds the rows' `last*` counters cover (the tick interval);
+    /// `monotonicNs` the tick's CLOCK_MONOTONIC time, against which the rows' ages are told.
+    func render(_ snapshot: Snapshot, elapsed: Double, monotonicNs: UInt64) -> String {
         var table = TextTable(columns: Self.columns)
         for row in snapshot.connections {
-            table.append(cells(row, elapsed: elapsed, names: snapshot.netnsNames))
+            table.append(cells(row, elapsed: elapsed, monotonicNs: monotonicNs, names: snapshot.netnsNames))
         }
         var text = header(snapshot) + "\n"
         for line in table.renderLines() {
@@ -50,7 +52,7 @@ struct BatchRenderer {
             + "  map-full drops \(stats.mapFullDrops)"
     }
 
-    func cells(_ row: ConnectionStats, elapsed: Double, names: [UInt32: String]) -> [String] {
+    func cells(_ row: ConnectionStats, elapsed: Double, monotonicNs: UInt64, names: [UInt32: String]) -> [String] {
         let tuple = row.tuple
         return [
             String(row.pid),
@@ -65,6 +67,7 @@ struct BatchRenderer {
             HumanUnits.bytes(row.monotonicSentBytes),
             HumanUnits.bytes(row.monotonicRecvBytes),
             String(row.monotonicRetransmits),
+            UnitText.age(ConnectionText.ageSeconds(row, monotonicNs: monotonicNs)),
             ConnectionText.state(of: row),
         ]
     }

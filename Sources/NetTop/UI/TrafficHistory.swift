@@ -51,10 +51,9 @@ struct TrafficHistory: Sendable {
             let tx = Self.rate(stats.lastSentBytes, elapsed), rx = Self.rate(stats.lastRecvBytes, elapsed)
             totalTx += tx
             totalRx += rx
-            let end = stats.closed ? stats.lastActivity : max(monotonicNs, stats.firstSeen)
             next.append(Row(stats: stats, id: ConnectionID(stats), txRate: tx, rxRate: rx,
                             closedTicksAgo: stats.closed ? 0 : nil,
-                            ageSeconds: Double(end &- min(end, stats.firstSeen)) / 1e9))
+                            ageSeconds: ConnectionText.ageSeconds(stats, monotonicNs: monotonicNs)))
         }
         // Closed rows of earlier ticks stay a few ticks more, unless the tracer reports their connection
         // again. Only those few are looked for among this tick's rows (no set of every row's identity:
