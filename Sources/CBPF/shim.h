@@ -5,6 +5,9 @@
 
 #include <errno.h>
 #include <malloc.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/ioctl.h>
@@ -14,6 +17,22 @@
 #include <bpf/btf.h>
 #include "../../bpf/nettop.h"
 #include "../../bpf/offset_guess.h"
+
+/* A libbpf message formatted whole, however long (a verifier log runs to megabytes; Swift cannot va_copy
+ * to measure it first). malloc'd, to be freed; NULL on failure. */
+static inline char *nt_vformat(const char *format, va_list args)
+{
+	va_list copy;
+	va_copy(copy, args);
+	int n = vsnprintf(NULL, 0, format, copy);
+	va_end(copy);
+	if (n < 0)
+		return NULL;
+	char *text = malloc((size_t)n + 1);
+	if (text)
+		vsnprintf(text, (size_t)n + 1, format, args);
+	return text;
+}
 
 /* Opens an object from memory under a stable name. LIBBPF_OPTS is a macro. NULL + errno on failure. */
 static inline struct bpf_object *nt_open_mem(const void *buf, size_t size, const char *name, const char *btf_path)

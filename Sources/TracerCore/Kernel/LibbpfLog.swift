@@ -10,15 +10,14 @@ enum LibbpfLog {
     /// Routes libbpf's messages here. Idempotent.
     static func install() {
         _ = libbpf_set_print { level, format, args in
-            guard let format, let args else { return 0 }
-            var buffer = [CChar](repeating: 0, count: 4096)
-            let n = vsnprintf(&buffer, buffer.count, format, args)
-            guard n > 0 else { return 0 }
-            let text = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            guard let format, let args, let formatted = nt_vformat(format, args) else { return 0 }
+            defer { free(formatted) }
+            // Whole: the verifier's reason for refusing a program is at the end of a log that can be long.
+            let text = String(decoding: UnsafeRawBufferPointer(start: formatted, count: strlen(formatted)), as: UTF8.self)
             LibbpfLog.lines.withLock { lines in
                 if lines.count < 20000 { lines.append(text) }
             }
-            return n
+            return Int32(clamping: text.utf8.count)
         }
     }
 
