@@ -50,6 +50,11 @@ static __always_inline void sk_tuple(struct sock *sk, __u16 family, struct nt_co
 	}
 }
 
+static __always_inline __u16 sk_sport(struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_num);
+}
+
 static __always_inline __u32 sk_netns(struct sock *sk)
 {
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);

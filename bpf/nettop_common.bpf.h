@@ -22,6 +22,8 @@ struct sock;
 static __always_inline __u16 sk_family(struct sock *sk);
 /* saddr, daddr, sport, dport of `v` */
 static __always_inline void sk_tuple(struct sock *sk, __u16 family, struct nt_conn_info *v);
+/* the local port, host order */
+static __always_inline __u16 sk_sport(struct sock *sk);
 /* network namespace inode */
 static __always_inline __u32 sk_netns(struct sock *sk);
 /* TCP state; 0 where it is not read */
@@ -310,6 +312,20 @@ static __always_inline __u64 sk_read_key(struct sock *sk)
 {
 	__u64 cookie = sk_cookie(sk);
 	return cookie ? cookie : (__u64)sk;
+}
+
+/* The key of a UDP socket end: its cookie; where it has none (a hook that cannot make one, and no cgroup
+ * v2 whose sock_create hook would have), its address with its local port folded into the top bits. Without
+ * cgroup v2 no release event ends a UDP entry, and a freed socket's address comes back with the next
+ * socket: its port tells the two apart (an address alone merged the next client's rows into the last's). */
+static __always_inline __u64 udp_address_key(struct sock *sk, __u16 sport)
+{
+	__u64 address = 0;
+
+	/* The pointer as a number: a tp_btf argument is a typed pointer, on which the verifier allows no
+	 * XOR (those programs always have a cookie; the verifier still checks this path). */
+	bpf_probe_read_kernel(&address, sizeof(address), &sk);
+	return address ^ ((__u64)sport << 48);
 }
 
 /* The TCP entry of `sk` under whichever key it was created with; `cookie` is the socket's cookie, 0 if
@@ -674,7 +690,7 @@ static __always_inline int handle_io(struct sock *sk, __u64 cookie, __u16 family
 		return 0;
 	}
 	if (settings.peer_hooks) {
-		key.cookie = cookie ? cookie : (__u64)sk;
+		key.cookie = cookie ? cookie : udp_address_key(sk, sk_sport(sk));
 		udp_io(sk, family, &key, has_peer, ret, send);
 		return 0;
 	}
@@ -682,8 +698,8 @@ static __always_inline int handle_io(struct sock *sk, __u64 cookie, __u16 family
 	e = scratch_event();
 	if (!e)
 		return 0;
-	e->key.cookie = cookie ? cookie : (__u64)sk;
 	read_sock(sk, family, proto, &e->info);
+	e->key.cookie = cookie ? cookie : udp_address_key(sk, e->info.sport);
 	e->info.origin = udp_origin(sk, &e->info);
 	if (!send && c) {
 		/* The sender's address reaches user memory only after this returns: finish the previous

@@ -317,11 +317,13 @@ static __always_inline int udp_return(__u32 fn, __u16 family, long ret, bool sen
 {
 	struct call_args a;
 	struct sock *sk;
+	__u64 cookie;
 
 	if (!take_call(fn, &a))
 		return 0;
 	sk = (struct sock *)a.sk;
-	udp_msg_io(sk, sk_read_key(sk), family, (void *)a.msg, ret, send);
+	cookie = sk_cookie(sk);
+	udp_msg_io(sk, cookie ? cookie : udp_address_key(sk, sk_sport(sk)), family, (void *)a.msg, ret, send);
 	return 0;
 }
 

@@ -52,6 +52,13 @@ static __always_inline void sk_tuple(struct sock *sk, __u16 family, struct nt_co
 	}
 }
 
+static __always_inline __u16 sk_sport(struct sock *sk)
+{
+	__u16 v = 0;
+	READ_AT(sk, facts.offsets.skc_num, &v);
+	return v;
+}
+
 static __always_inline __u32 sk_netns(struct sock *sk)
 {
 	__u64 net = 0;
