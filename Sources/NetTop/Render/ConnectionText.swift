@@ -20,7 +20,6 @@ enum ConnectionText {
         }
     }
 
-    /// `ss` names for the kernel's TCP states (include/net/tcp_states.h); "-" for UDP and unknown.
     /// Seconds since the connection was first seen, at `monotonicNs` (CLOCK_MONOTONIC nanoseconds, the
     /// clock of `firstSeen`); a closed connection's age stops at its last activity.
     static func ageSeconds(_ row: ConnectionStats, monotonicNs: UInt64) -> Double {
@@ -28,6 +27,7 @@ enum ConnectionText {
         return Double(end &- min(end, row.firstSeen)) / 1e9
     }
 
+    /// `ss` names for the kernel's TCP states (include/net/tcp_states.h); "-" for UDP and unknown.
     static func tcpState(_ state: UInt8) -> String {
         switch state {
         case 1: return "ESTAB"

@@ -1,8 +1,8 @@
 /// A port on which a socket waits for peers, in one network namespace: a TCP listener, or a UDP socket
 /// bound to a local port and not connected. Used to tell incoming from outgoing connections, and (TCP)
 /// to name the process of an accepted connection that has not moved a byte yet (`PortMapping`).
-/// A port something listens on at start: `sockets` listening sockets (an IPv4 and an IPv6 one, an
-/// SO_REUSEPORT group), whose one owner is `owner` if they are all one known process's.
+/// `sockets`: how many listen there at start (an IPv4 and an IPv6 one, an SO_REUSEPORT group); `owner`:
+/// their one process, if they are all one known process's.
 public typealias ListeningPort = (type: ConnectionType, netns: UInt32, port: UInt16, owner: PortMapping.Owner?,
                                   sockets: Int)
 
