@@ -52,6 +52,34 @@ final class OffsetGuessMachineTests: XCTestCase {
         XCTAssertEqual(found[.cookie], 88)
     }
 
+    /// A list head in struct sock points into the socket itself, so its low byte follows the socket's
+    /// address: TCP sockets are 2,368 bytes (0x940) apart in their slab, which moves that byte's high nibble
+    /// by 4 per connection. Whatever the first socket's address, that nibble must not pass for sk_userlocks
+    /// (it did for one start in sixteen when the trials' values were 12, 0, 4, 8).
+    func testASelfPointerBelowUserlocksIsNotTakenWhateverTheSlabAddress() throws {
+        for phase in 0..<16 {
+            var layout = FakeLayout.linux618
+            layout.selfPointer = (offset: 120, base: UInt64(0xffff_8880_0512_0000) + UInt64(phase) << 4)
+            var kernel = FakeKernel(layout: layout, seed: 11)
+            let found = try kernel.run(OffsetGuessMachine(ipv6: true, secondNetns: true))
+            XCTAssertEqual(found[.userlocks], 243, "first socket at \(String(layout.selfPointer!.base, radix: 16))")
+            XCTAssertEqual(found.userlocksShift, 0)
+        }
+    }
+
+    /// Garbage that differs per connection in every byte around the fields (a worst case: the real socket
+    /// is mostly constant): over many layouts of random bytes no offset other than the true one is taken.
+    func testRandomBytesNeverPassForAField() throws {
+        for seed in 100..<400 {
+            var kernel = FakeKernel(layout: .linux618, seed: UInt64(seed))
+            let found = try kernel.run(OffsetGuessMachine(ipv6: true, secondNetns: true))
+            for field in GuessField.allCases {
+                XCTAssertEqual(found[field], FakeLayout.linux618.offsets[field], "seed \(seed): \(field)")
+            }
+            XCTAssertEqual(found.userlocksShift, 0, "seed \(seed)")
+        }
+    }
+
     func testWithoutIPv6TheV6FieldsAreLeftOut() throws {
         var kernel = FakeKernel(layout: .linux618, seed: 4)
         let found = try kernel.run(OffsetGuessMachine(ipv6: false, secondNetns: false))
@@ -130,6 +158,9 @@ private struct FakeLayout {
     var userlocksShift: Int
     /// Further copies of a field's value (like inet_sport), same bytes.
     var decoys: [(GuessField, Int)] = []
+    /// A pointer to the socket itself at `offset` (a list head): the n-th connection's socket is at
+    /// `base + n * 0x940`, the distance between TCP sockets in their slab.
+    var selfPointer: (offset: Int, base: UInt64)?
 
     static let linux618 = FakeLayout(
         offsets: [.daddr: 0, .saddr: 4, .dport: 12, .sport: 14, .family: 16, .netns: 48, .v6daddr: 56,
@@ -211,6 +242,10 @@ private struct FakeKernel {
             }
             guard let bytes = facts.expected(field) ?? (field.needsIPv6 ? [UInt8](repeating: 0, count: 16) : nil) else { continue }
             sock.replaceSubrange(offset..<(offset + bytes.count), with: bytes)
+        }
+        if let (offset, base) = layout.selfPointer {
+            let address = base + UInt64(connections) * 0x940 + UInt64(offset)
+            sock.replaceSubrange(offset..<(offset + 8), with: withUnsafeBytes(of: address.littleEndian) { Array($0) })
         }
         for (field, offset) in layout.decoys {
             if let bytes = facts.expected(field) { sock.replaceSubrange(offset..<(offset + bytes.count), with: bytes) }

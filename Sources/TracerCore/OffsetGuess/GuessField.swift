@@ -57,7 +57,8 @@ enum GuessField: String, CaseIterable, Sendable {
     /// Connections that must agree on a candidate before it is taken.
     var confirmations: Int {
         switch self {
-        case .family, .userlocks: return 4
+        case .family: return 4
+        case .userlocks: return OffsetGuessMachine.userlocksBinds.count
         case .cookie: return 2
         case .netns: return 4
         default: return 3

@@ -90,6 +90,16 @@ struct OffsetGuessMachine: Sendable {
         if case .request = step { step = nextRequest() }
     }
 
+    /// The binds of the userlocks trials, in order: 12 first (a rare byte value, so few candidates survive
+    /// the first window), then values whose steps differ. A 4-bit candidate must match all eight, and
+    /// a nibble that moves by a constant step per connection cannot: the low byte of a pointer into a slab
+    /// of 2,368-byte TCP sockets (0x940) moves its high nibble by 4 per object, and the sequence
+    /// 12, 0, 4, 8 this used to be is exactly such a run. With four trials, that (or a random byte
+    /// matching by chance, one in 65,536 a nibble) now and then made a lower offset win, and every UDP
+    /// server then read as outgoing.
+    static let userlocksBinds: [TrialShape.Bind] =
+        [.addressAndPort, .none, .port, .address, .none, .addressAndPort, .address, .port]
+
     // MARK: - Implementation
 
     private var currentField: GuessField? { fieldIndex < fields.count ? fields[fieldIndex] : nil }
@@ -115,8 +125,7 @@ struct OffsetGuessMachine: Sendable {
         case .netns:
             s.secondNetns = secondNetns && trial % 2 == 1
         case .userlocks:
-            // 12 first: a rare byte value, so few candidates survive the first window.
-            s.bind = [.addressAndPort, .none, .address, .port][trial % 4]
+            s.bind = OffsetGuessMachine.userlocksBinds[trial % OffsetGuessMachine.userlocksBinds.count]
         default:
             break
         }
