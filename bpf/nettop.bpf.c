@@ -35,9 +35,14 @@ static __always_inline __u16 sk_family(struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_family);
 }
 
+static __always_inline __u16 sk_sport(struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_num);
+}
+
 static __always_inline void sk_tuple(struct sock *sk, __u16 family, struct nt_conn_info *v)
 {
-	v->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	v->sport = sk_sport(sk);
 	v->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (family == AF_INET) {
 		__be32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
@@ -48,11 +53,6 @@ static __always_inline void sk_tuple(struct sock *sk, __u16 family, struct nt_co
 		BPF_CORE_READ_INTO(&v->saddr, sk, __sk_common.skc_v6_rcv_saddr);
 		BPF_CORE_READ_INTO(&v->daddr, sk, __sk_common.skc_v6_daddr);
 	}
-}
-
-static __always_inline __u16 sk_sport(struct sock *sk)
-{
-	return BPF_CORE_READ(sk, __sk_common.skc_num);
 }
 
 static __always_inline __u32 sk_netns(struct sock *sk)

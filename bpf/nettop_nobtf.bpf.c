@@ -36,11 +36,18 @@ static __always_inline __u16 sk_family(struct sock *sk)
 	return v;
 }
 
+static __always_inline __u16 sk_sport(struct sock *sk)
+{
+	__u16 v = 0;
+	READ_AT(sk, facts.offsets.skc_num, &v);
+	return v;
+}
+
 static __always_inline void sk_tuple(struct sock *sk, __u16 family, struct nt_conn_info *v)
 {
 	__u16 dport = 0;
 
-	READ_AT(sk, facts.offsets.skc_num, &v->sport);
+	v->sport = sk_sport(sk);
 	READ_AT(sk, facts.offsets.skc_dport, &dport);
 	v->dport = bpf_ntohs(dport);
 	if (family == AF_INET) {
@@ -50,13 +57,6 @@ static __always_inline void sk_tuple(struct sock *sk, __u16 family, struct nt_co
 		bpf_probe_read_kernel(v->saddr, 16, (void *)sk + facts.offsets.skc_v6_rcv_saddr);
 		bpf_probe_read_kernel(v->daddr, 16, (void *)sk + facts.offsets.skc_v6_daddr);
 	}
-}
-
-static __always_inline __u16 sk_sport(struct sock *sk)
-{
-	__u16 v = 0;
-	READ_AT(sk, facts.offsets.skc_num, &v);
-	return v;
 }
 
 static __always_inline __u32 sk_netns(struct sock *sk)
