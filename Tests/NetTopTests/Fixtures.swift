@@ -67,6 +67,7 @@ enum Fixtures {
         stats.conntrackAvailable = true
         stats.maxConnections = 65536
         stats.conntrackRejected = 11
+        stats.conntrackErrors = 12
         return stats
     }
 

@@ -78,7 +78,7 @@ final class JSONRendererTests: XCTestCase {
             {"timestamp":1700000000.5,"backend":"tracepoint","connections":[],"stats":{"tracked":42,\#
             "closed_received":7,"closed_lost":2,"map_full_drops":5,"expired_tcp":3,"expired_udp":4,\#
             "poll_ms":1.25,"tick_ms":2.5,"conntrack_resyncs":9,"conntrack_available":true,"closed_buffer_drops":1,\#
-            "udp_peer_unknown":6,"syscall_context_full":8,"max_connections":65536,"conntrack_rejected":11}}
+            "udp_peer_unknown":6,"syscall_context_full":8,"max_connections":65536,"conntrack_rejected":11,"conntrack_errors":12}}
             """#)
     }
 
@@ -95,7 +95,7 @@ final class JSONRendererTests: XCTestCase {
         XCTAssertEqual(Set(stats.keys), [
             "tracked", "closed_received", "closed_lost", "map_full_drops", "expired_tcp", "expired_udp",
             "poll_ms", "tick_ms", "conntrack_resyncs", "conntrack_available", "closed_buffer_drops", "udp_peer_unknown",
-            "syscall_context_full", "max_connections", "conntrack_rejected",
+            "syscall_context_full", "max_connections", "conntrack_rejected", "conntrack_errors",
         ])
         XCTAssertEqual(stats["tracked"] as? Int, 42)
         XCTAssertEqual(stats["closed_lost"] as? Int, 2)

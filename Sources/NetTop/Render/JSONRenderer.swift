@@ -142,6 +142,8 @@ enum JSONRenderer {
         out.uint(UInt64(max(0, stats.maxConnections)))
         out.raw(",\"conntrack_rejected\":")
         out.uint(stats.conntrackRejected)
+        out.raw(",\"conntrack_errors\":")
+        out.uint(stats.conntrackErrors)
         out.raw("}")
     }
 }

@@ -22,6 +22,7 @@ enum DebugDump {
             .bool("conntrack_available", s.conntrackAvailable)
             .int("max_connections", s.maxConnections)
             .uint("conntrack_rejected", s.conntrackRejected)
+            .uint("conntrack_errors", s.conntrackErrors)
             .text
     }
 

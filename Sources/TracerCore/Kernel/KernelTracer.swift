@@ -264,6 +264,7 @@ final class KernelTracer: KernelTracing {
         stats.conntrackResyncs = nat.counters.resyncs
         stats.conntrackAvailable = nat.available
         stats.conntrackRejected = nat.counters.rejected
+        stats.conntrackErrors = nat.counters.errors
     }
 
     func debugJSON(_ topic: DebugTopic) throws(NetTopError) -> String {

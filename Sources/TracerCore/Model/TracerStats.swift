@@ -16,6 +16,9 @@ public struct TracerStats: Sendable, Hashable {
     public var conntrackResyncs: UInt64 = 0
     public var conntrackAvailable = false
     public var conntrackRejected: UInt64 = 0 // conntrack messages refused unparsed (malformed)
+    /// conntrack reads that failed: an event read, a dump (retried at the next tick), a namespace that
+    /// could not be opened
+    public var conntrackErrors: UInt64 = 0
     public var maxConnections = 0
 
     public init() {}

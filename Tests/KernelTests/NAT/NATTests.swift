@@ -127,29 +127,48 @@ final class NATTests: KernelTestCase {
 
         let server4 = canonicalAddress(topo.serverV4), client4 = canonicalAddress(topo.clientV4)
         let vip = canonicalAddress(NATTopology.vip4)
-        func wrong(_ tick: ObservedTick?) -> [Int] {
+        /// The client ends whose row is not one row with the right translation, by what is wrong with it.
+        func wrong(_ tick: ObservedTick?) -> [String: [Int]] {
             var bySport: [Int: [ObservedConnection]] = [:]
             for c in tick?.connections ?? [] where c.netNs == topo.client.inode && c.type == "tcp" && c.dport == 8443
                 && c.dest == vip && c.source == client4 {
                 bySport[c.sport, default: []].append(c)
             }
-            return lports.filter { lport in
-                guard let rows = bySport[lport], rows.count == 1 else { return true }
-                return NATFields(rows[0]) != NATFields(srcIP: server4, sport: port, dstIP: client4, dport: lport)
+            var out: [String: [Int]] = [:]
+            for lport in lports {
+                let rows = bySport[lport] ?? []
+                let problem: String
+                if rows.isEmpty {
+                    problem = "no row"
+                } else if rows.count > 1 {
+                    problem = "\(rows.count) rows"
+                } else if rows[0].conntrack == nil {
+                    problem = "no translation"
+                } else if NATFields(rows[0]) != NATFields(srcIP: server4, sport: port, dstIP: client4, dport: lport) {
+                    problem = "another translation"
+                } else {
+                    continue
+                }
+                out[problem, default: []].append(lport)
             }
+            return out
         }
         // Ticks are half a second apart and each is decoded whole: look once a second, for at most 60 s.
-        var missing = lports
-        var resyncs = 0
+        var missing: [String: [Int]] = ["no tick": lports]
+        var stats: [String: Any] = [:]
         let end = Date().addingTimeInterval(workBound(60))
         while Date() < end {
             sleep(1)
-            resyncs = (nettop.newestStats()["conntrack_resyncs"] as? NSNumber)?.intValue ?? 0
+            stats = nettop.newestStats()
             missing = wrong(nettop.newestTick())
-            if resyncs > 0 && missing.isEmpty { break }
+            if (stats["conntrack_resyncs"] as? NSNumber)?.intValue ?? 0 > 0 && missing.isEmpty { break }
         }
+        let resyncs = (stats["conntrack_resyncs"] as? NSNumber)?.intValue ?? 0
         XCTAssertGreaterThan(resyncs, 0, "stats.conntrack_resyncs after a \(n)-connection burst into a 4 KiB buffer")
-        XCTAssertTrue(missing.isEmpty, "\(missing.count) of \(n) open connections without the right translation in the newest tick, e.g. lports \(missing.prefix(5))")
+        let count = missing.values.reduce(0) { $0 + $1.count }
+        XCTAssertTrue(missing.isEmpty, "\(count) of \(n) open connections without the right translation in the newest tick: "
+                      + missing.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.count) (e.g. lports \($0.value.prefix(3)))" }
+                          .joined(separator: ", ") + "; stats \(stats)")
         print("NAT burst: \(n) connections, conntrack_resyncs \(resyncs), ticks \(nettop.linesRead)")
         burst.closeStdin()
         try burst.finish(timeout: workBound(30))
