@@ -301,7 +301,7 @@ private struct NetlinkMessage {
     func parse() -> (flow: ConntrackFlow?, kind: ConntrackEvent.Kind?) {
         guard bytes.count >= Self.headerLength else { return (nil, nil) }
         // Received into the library's large buffer: what lies after the message is the buffer's (zeroes here).
-        var buffer = bytes + [UInt8](repeating: 0, count: 8192)
+        let buffer = bytes + [UInt8](repeating: 0, count: 8192)
         let claimed = Int(buffer[0]) | Int(buffer[1]) << 8 | Int(buffer[2]) << 16 | Int(buffer[3]) << 24
         let messageType = Int(buffer[4]) | Int(buffer[5]) << 8
         guard claimed >= Self.payloadOffset, claimed <= bytes.count,

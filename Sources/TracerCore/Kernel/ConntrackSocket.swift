@@ -20,6 +20,8 @@ final class ConntrackSocket {
     private var buffer = [UInt8](repeating: 0, count: 1 << 16)
     /// Messages refused on this socket since `takeRejected()` last asked (see `CtnetlinkValidator`).
     private var rejected = 0
+    /// The sequence number of the next dump request (see `ConntrackDumpReader`).
+    private var nextSeq = UInt32.random(in: 1...UInt32.max / 2)
 
     /// The messages refused since the last call, for the resolver's counters.
     func takeRejected() -> Int {
@@ -104,23 +106,37 @@ final class ConntrackSocket {
     }
 
     /// The whole table of the socket's namespace (TCP and UDP, IPv4 and IPv6). Blocking: the kernel
-    /// paces a dump to the reader, so it cannot overflow.
+    /// paces a dump to the reader, so it cannot overflow. Only the messages of this dump's request are
+    /// taken; what an earlier, unfinished dump left on the socket is skipped (`ConntrackDumpReader`).
     func dump() -> Result<[ConntrackFlow], SocketError> {
-        guard let handle else { return .failure(SocketError(step: "dumping conntrack", code: EBADF)) }
-        var family = UInt32(AF_UNSPEC)
-        guard nfct_send(handle, NFCT_Q_DUMP, &family) >= 0 else {
-            return .failure(SocketError(step: "dumping conntrack", code: errno))
+        guard handle != nil else { return .failure(SocketError(step: "dumping conntrack", code: EBADF)) }
+        var reader = ConntrackDumpReader(seq: nextSeq)
+        defer { nextSeq = reader.seq &+ 1 }
+        if let code = send(reader.request(subsystem: nt_ct_subsys_conntrack())) {
+            return .failure(SocketError(step: "dumping conntrack", code: code))
         }
         var flows: [ConntrackFlow] = []
         while true {
             switch receive(blocking: true) {
             case .datagram(let length):
-                var done = false, failure: Int32?
-                each(length, onControl: { type, code in
-                    if type == NLMSG_DONE { done = true } else if code != 0 { failure = -code }
+                var step = ConntrackDumpReader.Step.read
+                each(length, takes: { reader.takes(seq: $0) }, onControl: { type, code, seq in
+                    step = reader.control(isDone: type == NLMSG_DONE, code: code, seq: seq)
+                    return step == .read
                 }) { _, flow in flows.append(flow) }
-                if let failure { return .failure(SocketError(step: "dumping conntrack", code: failure)) }
-                if done { return .success(flows) }
+                switch step {
+                case .read:
+                    continue
+                case .finished:
+                    return .success(flows)
+                case .sendAgain:
+                    flows.removeAll()
+                    if let code = send(reader.request(subsystem: nt_ct_subsys_conntrack())) {
+                        return .failure(SocketError(step: "dumping conntrack", code: code))
+                    }
+                case .failed(let code):
+                    return .failure(SocketError(step: "dumping conntrack", code: code))
+                }
             case .notFromKernel, .truncated:
                 rejected += 1
             case .failed(let code) where code == EINTR:
@@ -129,6 +145,13 @@ final class ConntrackSocket {
                 return .failure(SocketError(step: "dumping conntrack", code: code))
             }
         }
+    }
+
+    /// Sends one request to the kernel; the errno if it could not.
+    private func send(_ request: [UInt8]) -> Int32? {
+        let fd = self.fd
+        let sent = request.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+        return sent == request.count ? nil : (sent < 0 ? errno : EIO)
     }
 
     /// What one netlink message gave.
@@ -185,11 +208,13 @@ final class ConntrackSocket {
     }
 
     /// Each conntrack message of the datagram in `buffer`: checked, parsed, read (refused ones are
-    /// counted in `rejected`). Control messages (NLMSG_DONE, NLMSG_ERROR) go to `onControl` with the error
-    /// code they carry. Returns the number of messages seen.
+    /// counted in `rejected`), if `takes` its sequence number. Control messages (NLMSG_DONE, NLMSG_ERROR)
+    /// go to `onControl` with the error code they carry and their sequence number; it returns false to stop
+    /// at that message. Returns the number of messages seen.
     @discardableResult
     private func each(_ length: Int,
-                      onControl: (_ type: Int32, _ code: Int32) -> Void = { _, _ in },
+                      takes: (_ seq: UInt32) -> Bool = { _ in true },
+                      onControl: (_ type: Int32, _ code: Int32, _ seq: UInt32) -> Bool = { _, _, _ in true },
                       _ body: (ConntrackEvent.Kind?, ConntrackFlow) -> Void) -> Int {
         var seen = 0
         buffer.withUnsafeMutableBytes { raw in
@@ -203,10 +228,11 @@ final class ConntrackSocket {
                 }
                 seen += 1
                 let type = Int32(base.loadUnaligned(fromByteOffset: 4, as: UInt16.self))
+                let seq = base.loadUnaligned(fromByteOffset: 8, as: UInt32.self)
                 if type == NLMSG_DONE || type == NLMSG_ERROR {
                     let code = messageLength >= 20 ? base.loadUnaligned(fromByteOffset: 16, as: Int32.self) : 0
-                    onControl(type, code)
-                } else {
+                    if !onControl(type, code, seq) { return }
+                } else if takes(seq) {
                     switch Self.read(message: UnsafeRawBufferPointer(start: base, count: messageLength)) {
                     case .flow(let kind, let flow): body(kind, flow)
                     case .rejected: rejected += 1

@@ -1,3 +1,4 @@
+import CConntrack
 import Foundation
 import Glibc
 import XCTest
@@ -124,6 +125,49 @@ final class ConntrackResolverKernelTests: KernelTestCase {
         XCTAssertGreaterThan(r.counters.resyncs, 0, "a \(n)-connection burst into a \(4096)-byte buffer overflows it")
         XCTAssertTrue(ok && missing.isEmpty, "\(missing.count) of \(n) connections without the right translation, e.g. \(missing.prefix(5))")
         print("burst: \(n) connections, resyncs \(r.counters.resyncs), events \(r.counters.events), flows \(r.counters.flows)")
+        burst.closeStdin()
+        try burst.finish(timeout: workBound(30))
+    }
+
+    /// A dump the kernel could not finish stays running on its socket, and every read resumes it: the next
+    /// dump's request is refused (EBUSY) while the old dump's parts keep coming. The next dump must still
+    /// be the whole table, not the old dump's tail. The unfinished dump is made here by sending a request
+    /// and reading only its first part.
+    func testADumpLeftUnfinishedOnTheSocketDoesNotCutTheNextOne() throws {
+        let n = 1000
+        let sandbox = makeSandbox()
+        let topo = try NATTopology(sandbox: sandbox)
+        let server = try startPeer(["many-server", "--bind", topo.serverV4, "--port", "0", "--connections", "\(n)",
+                                    "--timeout-ms", workBoundMs(60)], in: topo.server)
+        let port = try server.listeningPort()
+        try topo.dnat(proto: "tcp", v6: false, vport: 8443, serverPort: port)
+        let burst = try startPeer(["many", "--connect", NATTopology.vip4, "--port", "8443", "--connections", "\(n)",
+                                   "--timeout-ms", workBoundMs(60)], in: topo.client)
+        XCTAssertEqual(try XCTUnwrap(burst.waitFor("connected", timeout: workBound(30))[0].arrays["lports"]).count, n)
+
+        let ns = try ConntrackNamespace.open(path: "/run/netns/\(topo.router.name)", expectedInode: nil,
+                                             receiveBuffer: 1 << 20).get()
+        defer { ns.close() }
+        let whole = try ns.dumper.dump().get().filter(\.isNAT).count
+        XCTAssertGreaterThanOrEqual(whole, n)
+
+        var request = ConntrackDumpReader(seq: 0).request(subsystem: nt_ct_subsys_conntrack())
+        XCTAssertEqual(send(ns.dumper.fd, &request, request.count, 0), request.count)
+        var part = [UInt8](repeating: 0, count: 1 << 16)
+        let first = recv(ns.dumper.fd, &part, part.count, 0)
+        var messages = 0, offset = 0
+        while offset + 16 <= first {
+            let length = part.withUnsafeBytes { Int($0.loadUnaligned(fromByteOffset: offset, as: UInt32.self)) }
+            guard length >= 16 else { break }
+            messages += 1
+            offset += (length + 3) & ~3
+        }
+        XCTAssertGreaterThan(messages, 0)
+        XCTAssertLessThan(messages, whole / 2, "the first part holds a fraction of the \(whole) flows")
+
+        let next = try ns.dumper.dump().get().filter(\.isNAT).count
+        XCTAssertEqual(next, whole, "the dump after an unfinished one")
+        XCTAssertEqual(try ns.dumper.dump().get().filter(\.isNAT).count, whole, "and the one after that")
         burst.closeStdin()
         try burst.finish(timeout: workBound(30))
     }
