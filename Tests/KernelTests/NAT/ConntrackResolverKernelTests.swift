@@ -21,6 +21,17 @@ final class ConntrackResolverKernelTests: KernelTestCase {
         return r
     }
 
+    /// A NAT topology whose server accepts `n` connections, reached from the client at VIP port 8443 (the
+    /// server and the namespaces last until the test's teardown).
+    private func manyServerBehindDNAT(_ n: Int) throws -> (topo: NATTopology, port: Int) {
+        let topo = try NATTopology(sandbox: makeSandbox())
+        let server = try startPeer(["many-server", "--bind", topo.serverV4, "--port", "0", "--connections", "\(n)",
+                                    "--timeout-ms", workBoundMs(60)], in: topo.server)
+        let port = try server.listeningPort()
+        try topo.dnat(proto: "tcp", v6: false, vport: 8443, serverPort: port)
+        return (topo, port)
+    }
+
     /// Polls (every 50 ms, bounded) until `done`; returns whether it held.
     @discardableResult
     private func poll(_ r: ConntrackResolver, timeout: TimeInterval = 10, until done: () -> Bool) -> Bool {
@@ -99,12 +110,7 @@ final class ConntrackResolverKernelTests: KernelTestCase {
 
     func testBurstOverflowsTheEventSocketAndResyncRestoresEveryTranslation() throws {
         let n = 5000
-        let sandbox = makeSandbox()
-        let topo = try NATTopology(sandbox: sandbox)
-        let server = try startPeer(["many-server", "--bind", topo.serverV4, "--port", "0", "--connections", "\(n)",
-                                    "--timeout-ms", workBoundMs(60)], in: topo.server)
-        let port = try server.listeningPort()
-        try topo.dnat(proto: "tcp", v6: false, vport: 8443, serverPort: port)
+        let (topo, port) = try manyServerBehindDNAT(n)
         let r = resolver(receiveBuffer: 4096)
         r.poll(now: monotonicNow())
 
@@ -135,12 +141,7 @@ final class ConntrackResolverKernelTests: KernelTestCase {
     /// and reading only its first part.
     func testADumpLeftUnfinishedOnTheSocketDoesNotCutTheNextOne() throws {
         let n = 1000
-        let sandbox = makeSandbox()
-        let topo = try NATTopology(sandbox: sandbox)
-        let server = try startPeer(["many-server", "--bind", topo.serverV4, "--port", "0", "--connections", "\(n)",
-                                    "--timeout-ms", workBoundMs(60)], in: topo.server)
-        let port = try server.listeningPort()
-        try topo.dnat(proto: "tcp", v6: false, vport: 8443, serverPort: port)
+        let topo = try manyServerBehindDNAT(n).topo
         let burst = try startPeer(["many", "--connect", NATTopology.vip4, "--port", "8443", "--connections", "\(n)",
                                    "--timeout-ms", workBoundMs(60)], in: topo.client)
         XCTAssertEqual(try XCTUnwrap(burst.waitFor("connected", timeout: workBound(30))[0].arrays["lports"]).count, n)
