@@ -15,7 +15,8 @@ struct ConntrackDumpReader: Sendable, Equatable {
         case read
         /// The dump is complete: keep what was taken.
         case finished
-        /// An earlier dump has ended: forget what was taken and send `request` (a new sequence number).
+        /// An earlier dump has ended: send `request` again (a new sequence number). Nothing was taken of
+        /// the refused request, so nothing is to be forgotten.
         case sendAgain
         /// The dump failed with this errno.
         case failed(Int32)
@@ -56,8 +57,9 @@ struct ConntrackDumpReader: Sendable, Equatable {
         return .failed(-code)
     }
 
-    /// The dump request (nlmsghdr + nfgenmsg, 20 bytes; the header in host order, as netlink wants it): IPCTNL_MSG_CT_GET of
-    /// the conntrack subsystem with NLM_F_REQUEST | NLM_F_DUMP, every family, sequence number `seq`.
+    /// The dump request (nlmsghdr + nfgenmsg, 20 bytes; the header in host order, as netlink wants it):
+    /// IPCTNL_MSG_CT_GET of the conntrack subsystem with NLM_F_REQUEST | NLM_F_DUMP, every family,
+    /// sequence number `seq`.
     func request(subsystem: UInt8) -> [UInt8] {
         var bytes: [UInt8] = []
         func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v) { bytes += $0 } }
@@ -70,4 +72,3 @@ struct ConntrackDumpReader: Sendable, Equatable {
         return bytes
     }
 }
-

@@ -109,12 +109,13 @@ final class ConntrackSocket {
     /// paces a dump to the reader, so it cannot overflow. Only the messages of this dump's request are
     /// taken; what an earlier, unfinished dump left on the socket is skipped (`ConntrackDumpReader`).
     func dump() -> Result<[ConntrackFlow], SocketError> {
-        guard handle != nil else { return .failure(SocketError(step: "dumping conntrack", code: EBADF)) }
+        func failure(_ code: Int32) -> Result<[ConntrackFlow], SocketError> {
+            .failure(SocketError(step: "dumping conntrack", code: code))
+        }
+        guard handle != nil else { return failure(EBADF) }
         var reader = ConntrackDumpReader(seq: nextSeq)
         defer { nextSeq = reader.seq &+ 1 }
-        if let code = send(reader.request(subsystem: nt_ct_subsys_conntrack())) {
-            return .failure(SocketError(step: "dumping conntrack", code: code))
-        }
+        if let code = send(reader.request(subsystem: nt_ct_subsys_conntrack())) { return failure(code) }
         var flows: [ConntrackFlow] = []
         while true {
             switch receive(blocking: true) {
@@ -130,19 +131,16 @@ final class ConntrackSocket {
                 case .finished:
                     return .success(flows)
                 case .sendAgain:
-                    flows.removeAll()
-                    if let code = send(reader.request(subsystem: nt_ct_subsys_conntrack())) {
-                        return .failure(SocketError(step: "dumping conntrack", code: code))
-                    }
+                    if let code = send(reader.request(subsystem: nt_ct_subsys_conntrack())) { return failure(code) }
                 case .failed(let code):
-                    return .failure(SocketError(step: "dumping conntrack", code: code))
+                    return failure(code)
                 }
             case .notFromKernel, .truncated:
                 rejected += 1
             case .failed(let code) where code == EINTR:
                 continue
             case .failed(let code):
-                return .failure(SocketError(step: "dumping conntrack", code: code))
+                return failure(code)
             }
         }
     }

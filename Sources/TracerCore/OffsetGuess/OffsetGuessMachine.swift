@@ -125,7 +125,7 @@ struct OffsetGuessMachine: Sendable {
         case .netns:
             s.secondNetns = secondNetns && trial % 2 == 1
         case .userlocks:
-            s.bind = OffsetGuessMachine.userlocksBinds[trial % OffsetGuessMachine.userlocksBinds.count]
+            s.bind = Self.userlocksBinds[trial % Self.userlocksBinds.count]
         default:
             break
         }
